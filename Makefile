@@ -1,0 +1,28 @@
+# The two commands: `make run` (the demo service on http://127.0.0.1:8000) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kaohe demo --campaign-out var/demo-campaign.toml
+	KAOHE_CAMPAIGN=var/demo-campaign.toml $(BIN)/kaohe serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP)
+	. scripts/test-services.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.reminders
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

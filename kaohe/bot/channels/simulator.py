@@ -1,0 +1,82 @@
+"""The web simulator: chat as any roster person and watch what the bot sends to people and group chats."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from kaohe.bot.render import render
+from kaohe.bot.services import Services
+from kaohe.handlers.base import Inbound
+from kaohe.storage import outbox, roster
+
+log = logging.getLogger(__name__)
+ROLE_NAMES = {"clerk": "填报员", "liaison": "联络员", "admin": "工委管理员"}
+
+
+class SimMessage(BaseModel):
+    userid: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=4000)
+
+
+def router(services: Services) -> APIRouter:
+    api = APIRouter()
+    guard = _guard(services)
+
+    @api.get("/", response_class=HTMLResponse)
+    async def page():
+        return HTMLResponse(render("simulator.html"))
+
+    @api.get("/api/sim/people", dependencies=[Depends(guard)])
+    def people():
+        with services.db.read() as session:
+            units = {u.code: u for u in roster.units(session=session)}
+            groups = {g.id: g.name for g in roster.groups(session=session)}
+            return [_person(p, units, groups) for p in roster.people(session=session)]
+
+    @api.post("/api/sim/send", dependencies=[Depends(guard)])
+    async def send(message: SimMessage):
+        inbound = Inbound(channel="sim", userid=message.userid, text=message.text, msg_key=f"sim:{uuid.uuid4().hex}")
+        replies = await run_in_threadpool(services.dispatcher.dispatch, inbound)
+        services.sender.wakeup.set()
+        return {"replies": [r.text for r in replies]}
+
+    @api.get("/api/sim/messages", dependencies=[Depends(guard)])
+    def messages(after: int = Query(0, ge=0)):
+        with services.db.read() as session:
+            names = {p.userid: p.name for p in roster.people(session=session)}
+            return [_message(row, names) for row in outbox.recent(session=session, after_id=after)]
+
+    return api
+
+
+def _guard(services: Services):
+    """Open in a demo (no WeCom app); behind the admin token once a real app is connected, since the
+    simulator lets its user speak as anyone."""
+    def check(authorization: str | None = Header(None)) -> None:
+        if not services.settings.app_enabled:
+            return
+        token = services.settings.admin_token
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(given.encode(), token.encode()):
+            log.info("simulator refused: no or wrong admin token")
+            raise HTTPException(status_code=401, detail="需要管理员令牌")
+    return check
+
+
+def _person(p, units, groups) -> dict:
+    unit = units.get(p.unit_code) if p.unit_code else None
+    return {"userid": p.userid, "name": p.name, "role": p.role, "role_name": ROLE_NAMES.get(p.role, p.role),
+            "unit": unit.name if unit else None, "group": groups.get(p.group_id) if p.group_id else None}
+
+
+def _message(row, names: dict) -> dict:
+    return {"id": row.id, "kind": row.kind, "to": [{"userid": u, "name": names.get(u, u)} for u in row.recipients],
+            "chat_id": row.chat_id, "text": row.content, "status": row.status, "source": row.source,
+            "created_at": row.created_at.isoformat(), "error": row.last_error}

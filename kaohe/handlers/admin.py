@@ -1,0 +1,60 @@
+"""Overviews and the administrator's powers: `本组进度`, `全市进度`, `重新开放 单位`, `导出`."""
+
+from __future__ import annotations
+
+from kaohe.handlers.base import Turn
+from kaohe.handlers.guards import needs_campaign
+from kaohe.handlers.progress import all_progress
+from kaohe.handlers.router import command
+from kaohe.schedules.calendar import days_left
+from kaohe.storage import entries, roster
+
+
+@command("本组进度", "组进度", "进度", roles=("liaison",))
+@needs_campaign
+def group_progress(turn: Turn) -> None:
+    units = roster.units(session=turn.session, group_id=turn.person.group_id)
+    group = roster.group(session=turn.session, group_id=turn.person.group_id) if turn.person.group_id else None
+    rows = all_progress(session=turn.session, campaign=turn.campaign, units=units)
+    turn.say("group_progress.txt", group=group.name if group else "本组", rows=rows,
+             days=days_left(turn.campaign, "self_check", turn.now))
+
+
+@command("全市进度", "进度", "总进度", roles=("admin",))
+@needs_campaign
+def city_progress(turn: Turn) -> None:
+    rows = all_progress(session=turn.session, campaign=turn.campaign)
+    by_group: dict[str, list] = {}
+    for row in rows:
+        by_group.setdefault(row.group_name, []).append(row)
+    turn.say("city_progress.txt", by_group=by_group, total=len(rows), submitted=sum(r.submitted for r in rows),
+             days=days_left(turn.campaign, "self_check", turn.now))
+
+
+@command("重新开放", "开放", "解锁", roles=("admin",), prefix=True)
+@needs_campaign
+def reopen(turn: Turn) -> None:
+    arg = turn.text.split(maxsplit=1)[1].strip() if len(turn.text.split(maxsplit=1)) > 1 else ""
+    unit = _find_unit(turn, arg)
+    if unit is None:
+        return turn.say("reopen_unknown.txt", arg=arg)
+    entries.set_submitted(session=turn.session, campaign_id=turn.campaign.id, unit_code=unit.code,
+                          actor=turn.person.userid, submitted=False, now=turn.now)
+    clerks = roster.clerks(session=turn.session, unit_code=unit.code)
+    turn.tell([c.userid for c in clerks], "reopened_clerk.txt", by=turn.person.name, unit=unit)
+    turn.say("reopened.txt", unit=unit, clerks=[c.name for c in clerks])
+
+
+@command("导出", "导出表格", roles=("admin",))
+def export_hint(turn: Turn) -> None:
+    turn.say("export_hint.txt")
+
+
+def _find_unit(turn: Turn, arg: str):
+    if not arg:
+        return None
+    found = roster.unit(session=turn.session, code=arg.upper())
+    if found:
+        return found
+    matches = [u for u in roster.units(session=turn.session) if arg in u.name]
+    return matches[0] if len(matches) == 1 else None

@@ -1,0 +1,60 @@
+"""The dispatcher every channel shares: dedupe, person lookup, per-person lock, state, route, outbox, one transaction."""
+
+from __future__ import annotations
+
+import logging
+
+from kaohe.bot.clock import Clock
+from kaohe.bot.render import render
+from kaohe.handlers import router
+from kaohe.handlers.base import Inbound, Reply, Turn
+from kaohe.storage import campaigns, dialogs, outbox, roster
+from kaohe.storage.db import Database
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 2000  # characters a person may send in one message; WeCom's own cap is 2048 bytes
+
+
+class Dispatcher:
+    def __init__(self, db: Database, clock: Clock):
+        self.db, self.clock = db, clock
+
+    def dispatch(self, inbound: Inbound) -> list[Reply]:
+        """Handle one message; returns the replies to the sender. Others' messages go to the outbox
+        in the same transaction. A message key seen before returns the stored answer and does nothing."""
+        with self.db.write() as session:
+            self.db.lock_person(session, inbound.userid)
+            seen = dialogs.processed(session=session, key=inbound.msg_key)
+            if seen is not None:
+                return [Reply.from_dict(r) for r in seen.replies]
+            replies = self._handle(session, inbound)
+            mine = _merge([r for r in replies if r.to is None and r.chat_id is None])
+            self._enqueue(session, inbound, [r for r in replies if r.to is not None or r.chat_id is not None])
+            dialogs.mark_processed(session=session, key=inbound.msg_key, userid=inbound.userid,
+                                   replies=[r.as_dict() for r in mine])
+            return mine
+
+    def _handle(self, session, inbound: Inbound) -> list[Reply]:
+        person = roster.person(session=session, userid=inbound.userid)
+        if person is None:
+            log.info("message from %r, who is not on the roster", inbound.userid)
+            return [Reply(render("not_on_roster.txt"))]
+        if len(inbound.text) > MAX_TEXT:
+            return [Reply(render("too_long.txt", limit=MAX_TEXT))]
+        state = dialogs.load_state(session=session, userid=person.userid)
+        turn = Turn(session=session, inbound=inbound, person=person, campaign=campaigns.active_campaign(session=session),
+                    unit=roster.unit(session=session, code=person.unit_code) if person.unit_code else None,
+                    state=state, now=self.clock.now())
+        router.route(turn)
+        dialogs.save_state(session=session, state=turn.state, now=turn.now)
+        return turn.replies
+
+    def _enqueue(self, session, inbound: Inbound, replies: list[Reply]) -> None:
+        for i, reply in enumerate(replies):
+            outbox.enqueue(session=session, key=f"{inbound.msg_key}#{i}", content=reply.text, recipients=reply.to,
+                           chat_id=reply.chat_id, msgtype=reply.msgtype, source="reply", now=self.clock.now())
+
+
+def _merge(replies: list[Reply]) -> list[Reply]:
+    """The sender gets one message: WeCom's passive reply carries one, and a phone shows one bubble."""
+    return [Reply("\n\n".join(r.text for r in replies))] if replies else []

@@ -1,0 +1,91 @@
+"""The router: keywords by role, the flow a person is in, and the fallbacks (帮助, 取消, unknown words)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from kaohe.handlers.base import Turn
+
+Handler = Callable[[Turn], None]
+_COMMANDS: dict[tuple[str, str], Handler] = {}   # (role, keyword) -> handler
+_PREFIXED: list[tuple[str, str, Handler]] = []    # (role, prefix, handler): keyword followed by arguments
+_FLOWS: dict[str, Handler] = {}
+_FREE: dict[str, Handler] = {}                    # role -> handler for text that is no keyword
+
+CANCEL = {"取消", "退出", "算了", "不填了", "cancel", "q"}
+HELP = {"帮助", "help", "?", "菜单", "怎么用", "说明"}
+_TRIM = re.compile(r"^[\s，。！？,.!?、~～]+|[\s，。！？,.!?、~～]+$")
+
+
+def normalise_command(text: str) -> str:
+    """What a keyword comparison sees: NFKC (full-width to half-width), no edge punctuation, lower case."""
+    return _TRIM.sub("", unicodedata.normalize("NFKC", text)).lower()
+
+
+def command(*keywords: str, roles: tuple[str, ...] = ("clerk", "liaison", "admin"), prefix: bool = False):
+    def register(handler: Handler) -> Handler:
+        for role in roles:
+            for word in keywords:
+                if prefix:
+                    _PREFIXED.append((role, word, handler))
+                else:
+                    _COMMANDS[(role, word)] = handler
+        return handler
+    return register
+
+
+def flow(name: str):
+    def register(handler: Handler) -> Handler:
+        _FLOWS[name] = handler
+        return handler
+    return register
+
+
+def free_text(role: str):
+    def register(handler: Handler) -> Handler:
+        _FREE[role] = handler
+        return handler
+    return register
+
+
+def find_command(turn: Turn) -> Handler | None:
+    word = normalise_command(turn.text)
+    role = turn.person.role
+    if (role, word) in _COMMANDS:
+        return _COMMANDS[(role, word)]
+    return next((h for r, p, h in _PREFIXED if r == role and word.startswith(p) and word != p), None)
+
+
+def route(turn: Turn) -> None:
+    _load_features()
+    word = normalise_command(turn.text)
+    if word in CANCEL:
+        return _cancel(turn)
+    handler = find_command(turn)
+    if handler is not None and not (turn.state.flow and word in HELP):
+        return handler(turn)
+    if turn.state.flow in _FLOWS:
+        return _FLOWS[turn.state.flow](turn)
+    if word in HELP:
+        return show_help(turn)
+    free = _FREE.get(turn.person.role)
+    return free(turn) if free and word else show_help(turn, unknown=bool(word))
+
+
+def show_help(turn: Turn, unknown: bool = False) -> None:
+    turn.say("help.txt", role=turn.person.role, name=turn.person.name, unknown=unknown,
+             text=turn.text[:20], unit=turn.unit)
+
+
+def _cancel(turn: Turn) -> None:
+    was = turn.state.flow
+    turn.leave()
+    turn.say("cancelled.txt", was=was)
+
+
+def _load_features() -> None:
+    """Import the feature modules once, so their keywords are registered (the registry pattern of
+    wechatpy's parser)."""
+    from kaohe.handlers import activities, admin, selfscore, sentences, submit  # noqa: F401

@@ -1,0 +1,124 @@
+import os
+import shutil
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from kaohe.bot.channels.recording import RecordingTransport
+from kaohe.bot.clock import FixedClock
+from kaohe.bot.services import build_services
+from kaohe.bot.settings import load_settings
+from kaohe.campaign import DEFAULT_CAMPAIGN
+from kaohe.demo import SAMPLE_ROSTER
+from kaohe.operations import import_roster_files, load_campaign_file
+from kaohe.storage.migrate import upgrade
+from tests.transcript import Chat
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+IN_SELF_CHECK = datetime(2013, 12, 12, 10, 0, tzinfo=SHANGHAI)
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(migrated_sqlite, tmp_path):
+    path = tmp_path / "kaohe.db"
+    shutil.copy(migrated_sqlite, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    url = os.environ.get("KAOHE_TEST_PG_URL")
+    if not url:
+        message = "KAOHE_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server_url):
+    from sqlalchemy import create_engine
+    name = f"kaohe_test_{os.getpid()}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = pg_server_url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_database):
+    from sqlalchemy import create_engine
+    engine = create_engine(pg_database)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return pg_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_url(request):
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(IN_SELF_CHECK)
+
+
+@pytest.fixture
+def transport():
+    return RecordingTransport()
+
+
+def _services(url, clock, transport):
+    services = build_services(load_settings(database_url=url, _env_file=None), clock=clock, transport=transport)
+    load_campaign_file(services.db, DEFAULT_CAMPAIGN)
+    import_roster_files(services.db, SAMPLE_ROSTER / "units.csv", SAMPLE_ROSTER / "people.csv")
+    return services
+
+
+@pytest.fixture
+def services(sqlite_url, clock, transport):
+    s = _services(sqlite_url, clock, transport)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def pg_services(pg_url, clock, transport):
+    s = _services(pg_url, clock, transport)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def any_services(any_db_url, clock, transport):
+    s = _services(any_db_url, clock, transport)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def chat(services):
+    def start(userid: str) -> Chat:
+        return Chat(services, userid)
+    return start
