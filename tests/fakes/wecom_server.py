@@ -1,0 +1,254 @@
+"""A fake WeCom API on a loopback ephemeral port: records calls, issues tokens, fails or stalls on demand."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs, urlsplit
+
+PREFIX = "/cgi-bin/"
+_ERRMSG = {0: "ok", -1: "system busy", 40001: "invalid credential", 40013: "invalid corpid",
+           40014: "invalid access_token", 41001: "access_token missing", 41002: "corpid missing",
+           41004: "corpsecret missing", 42001: "access_token expired", 45009: "api freq out of limit",
+           45033: "api concurrent out of limit", 47001: "data format error", 81013: "user & party & tag all invalid",
+           86001: "invalid chatid"}
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str  # e.g. "/cgi-bin/message/send"
+    params: dict[str, str]
+    body: dict[str, Any] | None
+    at: float  # time.monotonic() when received
+
+
+@dataclass
+class _Rule:
+    suffix: str
+    value: Any
+    times: int
+
+
+def _answer(errcode: int, **extra: Any) -> dict[str, Any]:
+    return {"errcode": errcode, "errmsg": _ERRMSG.get(errcode, "error"), **extra}
+
+
+class FakeWeCom:
+    """Start on construction; use as a context manager or call close()."""
+
+    def __init__(self, corp_id: str | None = None, secret: str | None = None, token_ttl: int = 7200,
+                 known_users: Iterable[str] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._expected = (corp_id, secret)
+        self._token_ttl = token_ttl
+        self._known_users = set(known_users) if known_users is not None else None
+        self._token_seq, self._msg_seq, self._chat_seq = itertools.count(1), itertools.count(1), itertools.count(1)
+        self._valid_tokens: set[str] = set()
+        self._expired_tokens: set[str] = set()
+        self._chats: dict[str, dict[str, Any]] = {}
+        self.reset()
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}{PREFIX}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
+                                        name="fake-wecom", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> FakeWeCom:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stopping.set()  # cuts short any delayed answer
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # --- test controls -------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget calls, deliveries and pending failures or delays; tokens and chats stay valid."""
+        with self._lock:
+            self.calls: list[Call] = []
+            self._deliveries: Counter[str] = Counter()
+            self._chat_deliveries: Counter[str] = Counter()
+            self._failures: list[_Rule] = []
+            self._delays: list[_Rule] = []
+
+    def fail_next(self, path_suffix: str, errcode: int, times: int = 1) -> None:
+        with self._lock:
+            self._failures.append(_Rule(path_suffix, errcode, times))
+
+    def delay_next(self, path_suffix: str, seconds: float, times: int = 1) -> None:
+        """The call takes effect at once; only its answer is late (a lost reply)."""
+        with self._lock:
+            self._delays.append(_Rule(path_suffix, seconds, times))
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self._expired_tokens |= self._valid_tokens
+            self._valid_tokens.clear()
+
+    def calls_to(self, path_suffix: str) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if call.path.endswith(path_suffix)]
+
+    def delivered_to(self, userid: str) -> int:
+        with self._lock:
+            return self._deliveries[userid]
+
+    def delivered_to_chat(self, chat_id: str) -> int:
+        with self._lock:
+            return self._chat_deliveries[chat_id]
+
+    # --- request handling (server threads) -----------------------------------------------------
+
+    def _handle(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, dict, float]:
+        with self._lock:
+            self.calls.append(Call(path, params, body if isinstance(body, dict) else None, time.monotonic()))
+            delay = self._take(self._delays, path) or 0.0
+            errcode = self._take(self._failures, path)
+            status, answer = (200, _answer(errcode)) if errcode is not None else self._route(method, path, params, body)
+        return status, answer, delay
+
+    def _take(self, rules: list[_Rule], path: str) -> Any:
+        for rule in rules:
+            if rule.times > 0 and path.endswith(rule.suffix):
+                rule.times -= 1
+                return rule.value
+        return None
+
+    def _route(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, dict]:
+        route = _ROUTES.get((method, path.removeprefix(PREFIX)))
+        if route is None:
+            return 404, _answer(404, errmsg=f"no such api: {method} {path}")
+        if route is not FakeWeCom._gettoken:
+            token_error = self._token_error(params.get("access_token"))
+            if token_error:
+                return 200, _answer(token_error)
+        if method == "POST" and not isinstance(body, dict):
+            return 200, _answer(47001)
+        return 200, route(self, params, body)
+
+    def _token_error(self, token: str | None) -> int:
+        if not token:
+            return 41001
+        if token in self._valid_tokens:
+            return 0
+        return 42001 if token in self._expired_tokens else 40014
+
+    def _gettoken(self, params: dict[str, str], _body: Any) -> dict:
+        corp_id, secret = params.get("corpid"), params.get("corpsecret")
+        if not corp_id or not secret:
+            return _answer(41002 if not corp_id else 41004)
+        if self._expected[0] not in (None, corp_id):
+            return _answer(40013)
+        if self._expected[1] not in (None, secret):
+            return _answer(40001)
+        token = f"tok-{next(self._token_seq)}"
+        self._valid_tokens.add(token)
+        return _answer(0, access_token=token, expires_in=self._token_ttl)
+
+    def _message_send(self, _params: dict[str, str], body: dict) -> dict:
+        users = [user for user in str(body.get("touser", "")).split("|") if user]
+        known = self._known_users
+        invalid = [user for user in users if known is not None and user not in known]
+        if not users or len(invalid) == len(users):
+            return _answer(81013)
+        for user in users:
+            if user not in invalid:
+                self._deliveries[user] += 1
+        return _answer(0, invaliduser="|".join(invalid), msgid=f"m-{next(self._msg_seq)}")
+
+    def _update_template_card(self, _params: dict[str, str], body: dict) -> dict:
+        if not body.get("response_code"):
+            return _answer(40000, errmsg="response_code missing")
+        return _answer(0, invaliduser=[])
+
+    def _appchat_create(self, _params: dict[str, str], body: dict) -> dict:
+        chat_id = body.get("chatid") or f"chat-{next(self._chat_seq)}"
+        self._chats[chat_id] = {"chatid": chat_id, "name": body.get("name", ""), "owner": body.get("owner", ""),
+                                "userlist": list(body.get("userlist") or [])}
+        return _answer(0, chatid=chat_id)
+
+    def _appchat_send(self, _params: dict[str, str], body: dict) -> dict:
+        chat_id = body.get("chatid", "")
+        if chat_id not in self._chats:
+            return _answer(86001)
+        self._chat_deliveries[chat_id] += 1
+        return _answer(0)
+
+    def _appchat_get(self, params: dict[str, str], _body: Any) -> dict:
+        chat = self._chats.get(params.get("chatid", ""))
+        return _answer(0, chat_info=dict(chat)) if chat else _answer(86001)
+
+
+_ROUTES: dict[tuple[str, str], Callable[..., dict]] = {
+    ("GET", "gettoken"): FakeWeCom._gettoken,
+    ("POST", "message/send"): FakeWeCom._message_send,
+    ("POST", "message/update_template_card"): FakeWeCom._update_template_card,
+    ("POST", "appchat/create"): FakeWeCom._appchat_create,
+    ("POST", "appchat/send"): FakeWeCom._appchat_send,
+    ("GET", "appchat/get"): FakeWeCom._appchat_get,
+}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is not news
+            super().handle_error(request, client_address)
+
+
+def _handler_for(fake: FakeWeCom) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the benchmark reuses connections
+        disable_nagle_algorithm = True  # else header and body writes stall on delayed ACKs
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def _serve(self, method: str) -> None:
+            url = urlsplit(self.path)
+            params = {key: values[-1] for key, values in parse_qs(url.query).items()}
+            status, answer, delay = fake._handle(method, url.path, params, self._body())
+            if delay and fake._stopping.wait(delay):
+                self.close_connection = True
+                return
+            self._reply(status, answer)
+
+        def _body(self) -> Any:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                return json.loads(raw) if raw else None
+            except ValueError:
+                return raw
+
+        def _reply(self, status: int, answer: dict) -> None:
+            payload = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
+            pass
+
+    return Handler
