@@ -19,17 +19,19 @@ class Dispatcher:
     def __init__(self, db: Database, clock: Clock):
         self.db, self.clock = db, clock
 
-    def dispatch(self, inbound: Inbound) -> list[Reply]:
-        """Handle one message; returns the replies to the sender. Others' messages go to the outbox
-        in the same transaction. A message key seen before returns the stored answer and does nothing."""
+    def dispatch(self, inbound: Inbound, passive_bytes: int | None = None) -> list[Reply]:
+        """Handle one message; returns the reply to the sender. Others' messages go to the outbox in
+        the same transaction, and so does what does not fit in `passive_bytes` (a channel's passive
+        reply limit). A message key seen before returns the stored answer and does nothing."""
         with self.db.write() as session:
             self.db.lock_person(session, inbound.userid)
             seen = dialogs.processed(session=session, key=inbound.msg_key)
             if seen is not None:
                 return [Reply.from_dict(r) for r in seen.replies]
             replies = self._handle(session, inbound)
-            mine = _merge([r for r in replies if r.to is None and r.chat_id is None])
-            self._enqueue(session, inbound, [r for r in replies if r.to is not None or r.chat_id is not None])
+            mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
+            later = [Reply(text, to=[inbound.userid]) for text in overflow]
+            self._enqueue(session, inbound, later + [r for r in replies if r.to is not None or r.chat_id is not None])
             dialogs.mark_processed(session=session, key=inbound.msg_key, userid=inbound.userid,
                                    replies=[r.as_dict() for r in mine])
             return mine
@@ -53,6 +55,26 @@ class Dispatcher:
         for i, reply in enumerate(replies):
             outbox.enqueue(session=session, key=f"{inbound.msg_key}#{i}", content=reply.text, recipients=reply.to,
                            chat_id=reply.chat_id, msgtype=reply.msgtype, source="reply", now=self.clock.now())
+
+
+def _fit(replies: list[Reply], limit: int | None) -> tuple[list[Reply], list[str]]:
+    """Split the sender's reply at line breaks into pieces of at most `limit` UTF-8 bytes: the first is
+    the passive answer, the rest go through the outbox in order."""
+    if not replies or limit is None or len(replies[0].text.encode()) <= limit:
+        return replies, []
+    pieces, current = [], ""
+    for line in replies[0].text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate.encode()) > limit and current:
+            pieces.append(current)
+            candidate = line
+        while len(candidate.encode()) > limit:  # one line longer than the limit: cut it on a character
+            cut = candidate.encode()[:limit].decode("utf-8", "ignore")
+            pieces.append(cut)
+            candidate = candidate[len(cut):]
+        current = candidate
+    pieces.append(current)
+    return [Reply(pieces[0])], pieces[1:]
 
 
 def _merge(replies: list[Reply]) -> list[Reply]:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from kaohe.handlers import tables
+from kaohe.handlers import sentences, tables
 from kaohe.handlers.base import Turn
 from kaohe.handlers.errors import InputError
-from kaohe.handlers.parsing import parse_answer
-from kaohe.handlers.router import HELP, normalise_command
+from kaohe.handlers.parsing import parse_answer, parse_sentence
+from kaohe.handlers.words import BACK, HELP, SKIP, YES, normalise_command
 from kaohe.storage import entries, roster
 
-BACK = {"上一步", "上一个", "返回", "上一题", "back"}
-SKIP = {"跳过", "下一步", "下一个", "略过", "skip"}
-YES = {"确认", "是", "对", "好", "是的", "好的", "确定", "ok", "yes", "y"}
-NO = {"修改", "否", "不", "不对", "no", "n"}
 MISSES_BEFORE_HINT = 3
 FLOW_OF = {"activity": "activities", "score": "scores"}
 
@@ -49,6 +45,11 @@ def _answer(turn: Turn, kind: str) -> None:
     q = _question(turn, kind)
     try:
         value, note = parse_answer(turn.text, allow_half=q.allow_half)
+    except InputError as exc:
+        if _names_items(turn):
+            return sentences.sentence(turn)  # "党委会6次，政治学习24次" mid-form: read back the whole sentence
+        return _miss(turn, kind, exc.reason)
+    try:
         tables.check(turn, q, value)
     except InputError as exc:
         return _miss(turn, kind, exc.reason)
@@ -94,6 +95,10 @@ def _miss(turn: Turn, kind: str, reason: str) -> None:
     entry = tables.current(turn, kind).get(q.key)
     turn.say("form_retry.txt", reason=reason, q=q, value=_value(entry),
              hint=data["misses"] >= MISSES_BEFORE_HINT)
+
+
+def _names_items(turn: Turn) -> bool:
+    return bool(parse_sentence(turn.text, sentences.items(turn.campaign)).found)
 
 
 def _question(turn: Turn, kind: str) -> tables.Question:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 
 from kaohe.handlers.base import Turn
+from kaohe.handlers.words import CANCEL, HELP, normalise_command
 
 Handler = Callable[[Turn], None]
 _COMMANDS: dict[tuple[str, str], Handler] = {}   # (role, keyword) -> handler
@@ -14,14 +13,6 @@ _PREFIXED: list[tuple[str, str, Handler]] = []    # (role, prefix, handler): key
 _FLOWS: dict[str, Handler] = {}
 _FREE: dict[str, Handler] = {}                    # role -> handler for text that is no keyword
 
-CANCEL = {"取消", "退出", "算了", "不填了", "cancel", "q"}
-HELP = {"帮助", "help", "?", "菜单", "怎么用", "说明"}
-_TRIM = re.compile(r"^[\s，。！？,.!?、~～]+|[\s，。！？,.!?、~～]+$")
-
-
-def normalise_command(text: str) -> str:
-    """What a keyword comparison sees: NFKC (full-width to half-width), no edge punctuation, lower case."""
-    return _TRIM.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
 def command(*keywords: str, roles: tuple[str, ...] = ("clerk", "liaison", "admin"), prefix: bool = False):

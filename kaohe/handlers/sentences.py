@@ -6,10 +6,11 @@ from kaohe.campaign import Campaign
 from kaohe.handlers import tables
 from kaohe.handlers.base import Turn
 from kaohe.handlers.errors import InputError
-from kaohe.handlers.forms import NO, YES
+from kaohe.handlers.words import NO, YES
 from kaohe.handlers.guards import clerk_ready
 from kaohe.handlers.parsing import Item, parse_sentence
-from kaohe.handlers.router import flow, free_text, normalise_command, show_help
+from kaohe.handlers.router import flow, free_text, show_help
+from kaohe.handlers.words import normalise_command
 from kaohe.storage import entries, roster
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from kaohe.handlers import tables
 from kaohe.handlers.base import Turn
-from kaohe.handlers.forms import NO, YES
+from kaohe.handlers.words import NO, YES
 from kaohe.handlers.guards import clerk_ready
 from kaohe.handlers.progress import unit_progress
-from kaohe.handlers.router import command, flow, normalise_command
+from kaohe.handlers.router import command, flow
+from kaohe.handlers.words import normalise_command
 from kaohe.schedules.calendar import days_left
 from kaohe.storage import entries, roster
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session
 
 from kaohe.storage.models import DialogState, ProcessedMessage, utcnow
@@ -15,8 +16,8 @@ def load_state(*, session: Session, userid: str) -> DialogState:
 
 def save_state(*, session: Session, state: DialogState, now: datetime | None = None) -> None:
     state.updated_at = now or utcnow()
-    state.data = dict(state.data)  # a new object, so the JSON column is seen as changed
     session.add(state)
+    flag_modified(state, "data")  # the JSON dict may have been changed in place
 
 
 def processed(*, session: Session, key: str) -> ProcessedMessage | None:
