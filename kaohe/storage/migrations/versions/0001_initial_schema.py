@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 19:50:14.800105
+Create Date: 2026-11-23 19:58:29.118212
 """
 from alembic import op
 import sqlalchemy as sa
