@@ -11,7 +11,7 @@ from kaohe.campaign import DEFAULT_CAMPAIGN, parse_campaign
 
 SAMPLE_ROSTER = Path(__file__).resolve().parent / "samples" / "roster"
 DAYS_INTO_SELF_CHECK = 3
-_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
 
 def demo_campaign_text(now: datetime, source: Path = DEFAULT_CAMPAIGN) -> str:

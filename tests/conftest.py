@@ -16,6 +16,8 @@ from kaohe.operations import import_roster_files, load_campaign_file
 from kaohe.storage.migrate import upgrade
 from tests.transcript import Chat
 
+pytest_plugins = ["tests.wecom_fixtures"]
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 IN_SELF_CHECK = datetime(2013, 12, 12, 10, 0, tzinfo=SHANGHAI)
 IN_CI = os.environ.get("CI") == "true"

@@ -5,32 +5,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from kaohe.bot.app import create_app
-from kaohe.bot.channels.wecom_transport import WeComTransport
-from kaohe.bot.services import build_services
-from kaohe.bot.settings import load_settings
-from kaohe.campaign import DEFAULT_CAMPAIGN
-from kaohe.demo import SAMPLE_ROSTER
-from kaohe.operations import import_roster_files, load_campaign_file
 from kaohe.storage.models import ActivityEntry, Outbox
-from tests.fakes.wecom_server import FakeWeCom
 from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN, envelope, open_reply, text_xml
-
-
-@pytest.fixture
-def fake():
-    with FakeWeCom() as server:
-        yield server
-
-
-@pytest.fixture
-def app_services(sqlite_url, clock, fake):
-    settings = load_settings(database_url=sqlite_url, corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY,
-                             secret="s3cret", agent_id=1000002, api_base=fake.base_url, _env_file=None)
-    services = build_services(settings, clock=clock, transport=WeComTransport(settings, timeout=2))
-    load_campaign_file(services.db, DEFAULT_CAMPAIGN)
-    import_roster_files(services.db, SAMPLE_ROSTER / "units.csv", SAMPLE_ROSTER / "people.csv")
-    yield services
-    services.close()
 
 
 @pytest.fixture

@@ -39,3 +39,25 @@ def open_reply(body: str) -> str:
     crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID, max_age_s=0)
     crypto._check_signature(outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"], outer["Encrypt"])
     return xmltodict.parse(crypto._decrypt_text(outer["Encrypt"]))["xml"]["Content"]
+
+
+class CallbackChat:
+    """A person typing in the WeCom app: each line a real encrypted callback, each answer decrypted."""
+
+    def __init__(self, client, services, userid: str):
+        self.client, self.services, self.userid = client, services, userid
+
+    def say(self, text: str) -> str:
+        params, body = envelope(text_xml(self.userid, text))
+        answer = self.client.post("/wecom/callback", params=params, content=body)
+        assert answer.status_code == 200, answer.status_code
+        return open_reply(answer.text) if answer.text else ""
+
+    def script(self, *lines: str) -> str:
+        answer = ""
+        for line in lines:
+            answer = self.say(line)
+        return answer
+
+    def deliver(self) -> None:
+        self.services.sender.drain()

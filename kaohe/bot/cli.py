@@ -177,6 +177,7 @@ def _parse_time(text: str) -> datetime:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     app()
 
 

@@ -38,7 +38,10 @@ def router(services: Services) -> APIRouter:
         with services.db.read() as session:
             units = {u.code: u for u in roster.units(session=session)}
             groups = {g.id: g.name for g in roster.groups(session=session)}
-            return [_person(p, units, groups) for p in roster.people(session=session)]
+            order = list(ROLE_NAMES)
+            people = sorted(roster.people(session=session), key=lambda p: (order.index(p.role) if p.role in order else 9,
+                                                                           p.unit_code or "", p.userid))
+            return [_person(p, units, groups) for p in people]
 
     @api.post("/api/sim/send", dependencies=[Depends(guard)])
     async def send(message: SimMessage):
