@@ -32,24 +32,24 @@ def router(services: Services) -> APIRouter:
     @api.get("/wecom/callback")
     async def verify(request: Request):
         if crypto is None:
-            return _refuse(404, "app channel is off (WECOM_CORP_ID/WECOM_TOKEN/WECOM_AES_KEY unset)")
+            return refuse(404, "app channel is off (WECOM_CORP_ID/WECOM_TOKEN/WECOM_AES_KEY unset)")
         q = request.query_params
         try:
-            plain = crypto.verify_url(*_params(q, "echostr"))
+            plain = crypto.verify_url(*signed_params(q, "echostr"))
         except CallbackRejected as exc:
-            return _refuse(exc.status, f"URL verification: {exc.reason}")
+            return refuse(exc.status, f"URL verification: {exc.reason}")
         return PlainTextResponse(plain)
 
     @api.post("/wecom/callback")
     async def receive(request: Request):
         if crypto is None:
-            return _refuse(404, "app channel is off")
+            return refuse(404, "app channel is off")
         try:
-            body = await _capped_body(request)
-            signature, timestamp, nonce = _params(request.query_params)
+            body = await capped_body(request)
+            signature, timestamp, nonce = signed_params(request.query_params)
             message = crypto.decrypt_xml(body, signature, timestamp, nonce)
         except CallbackRejected as exc:
-            return _refuse(exc.status, f"callback: {exc.reason}")
+            return refuse(exc.status, f"callback: {exc.reason}")
         inbound = to_inbound(message)
         if inbound is None:
             return PlainTextResponse("")  # an event we do not answer: 200 with an empty body
@@ -62,7 +62,7 @@ def router(services: Services) -> APIRouter:
     return api
 
 
-def _params(query, *extra: str) -> tuple[str, ...]:
+def signed_params(query, *extra: str) -> tuple[str, ...]:
     names = ("msg_signature", "timestamp", "nonce", *extra)
     missing = [n for n in names if not query.get(n)]
     if missing:
@@ -70,7 +70,7 @@ def _params(query, *extra: str) -> tuple[str, ...]:
     return tuple(query[n] for n in names)
 
 
-async def _capped_body(request: Request) -> bytes:
+async def capped_body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise CallbackRejected(f"body of {declared} bytes is over {MAX_BODY}", 413)
@@ -82,7 +82,7 @@ async def _capped_body(request: Request) -> bytes:
     return body
 
 
-def _refuse(status: int, reason: str) -> Response:
+def refuse(status: int, reason: str) -> Response:
     log.warning("wecom refused %s: %s", status, reason)
     return PlainTextResponse("", status_code=status)
 
