@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kaohe.bot.render import fmt_number
 from kaohe.handlers import sentences, tables
 from kaohe.handlers.base import Turn
 from kaohe.handlers.errors import InputError
@@ -66,7 +67,7 @@ def _save(turn: Turn, kind: str, value, note, force: bool = False) -> None:
         data.update(pending={"value": value, "note": note}, seen=stale.current.version)
         turn.say("form_stale.txt", q=q, entry=stale.current, value=value, who=_who(turn, stale.current.updated_by))
         return
-    _advance(turn, kind, f"已记录：{q.name} {tables._n(value)} {q.unit_word}" + (f"（备注：{note}）" if note else "") + "。")
+    _advance(turn, kind, f"已记录：{q.name} {fmt_number(value)} {q.unit_word}" + (f"（备注：{note}）" if note else "") + "。")
 
 
 def _advance(turn: Turn, kind: str, note: str) -> None:

@@ -84,7 +84,8 @@ def _xlsx_rows(raw: bytes, path: Path) -> list[list]:
     try:
         sheet = load_workbook(io.BytesIO(raw), read_only=True, data_only=True).worksheets[0]
         return [list(r) for r in sheet.iter_rows(values_only=True)]
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError) as exc:
+    # SyntaxError: a zip whose sheet XML is broken (ElementTree's ParseError, lxml's XMLSyntaxError).
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError, SyntaxError) as exc:
         raise ImportFileError(f"{path}: 不是有效的 XLSX 文件（{exc.__class__.__name__}）") from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kaohe.bot.render import fmt_number as _n
 from kaohe.campaign import Campaign
 from kaohe.handlers.base import Turn
 from kaohe.handlers.errors import InputError
@@ -88,7 +89,3 @@ def lock_reason(turn: Turn) -> str | None:
     if turn.now >= end and not (sub and sub.reopened_at):
         return f"自查阶段已于 {turn.campaign.phase('self_check').end:%m月%d日} 结束，填报已锁定。如需修改，请联系{admins}重新开放。"
     return None
-
-
-def _n(value) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
