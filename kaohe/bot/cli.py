@@ -34,9 +34,14 @@ def settings() -> Settings:
         fail(f"kaohe: configuration error: {exc}")
 
 
-def _db(s: Settings):
+def _db(s: Settings, *, migrated: bool = True):
+    """The database; unless told otherwise, one whose schema is current (else one line, not a traceback)."""
+    from kaohe.operations import schema_is_current
     from kaohe.storage.db import Database
-    return Database(s.database_url)
+    db = Database(s.database_url)
+    if migrated and not schema_is_current(db):
+        fail("kaohe: the database schema is not current: run `kaohe db upgrade`")
+    return db
 
 
 @db_app.command("upgrade")
@@ -90,7 +95,9 @@ def chat(as_: str = typer.Option(..., "--as", help="the userid to speak as")) ->
     """Chat with the bot in the terminal as that person."""
     from kaohe.bot.channels.console import run_console
     from kaohe.bot.services import build_services
-    run_console(build_services(settings()), as_, sys.stdin, sys.stdout)
+    s = settings()
+    _db(s).dispose()  # an unmigrated database is refused before the first message
+    run_console(build_services(s), as_, sys.stdin, sys.stdout)
 
 
 @app.command()
@@ -98,6 +105,8 @@ def export(format: str = typer.Option("json", "--format", help="xlsx, csv or jso
            output: Path | None = typer.Option(None, "-o", "--output", help="file to write (default: stdout)")) -> None:
     """The filled tables."""
     from kaohe.handlers.export import ExportError, export_tables
+    if format == "xlsx" and output is None:
+        fail("xlsx is binary: give -o FILE")
     try:
         data = export_tables(_db(settings()), format)
     except ExportError as exc:
@@ -105,8 +114,6 @@ def export(format: str = typer.Option("json", "--format", help="xlsx, csv or jso
     if output:
         output.write_bytes(data)
         typer.echo(f"written: {output}")
-    elif format == "xlsx":
-        fail("xlsx is binary: give -o FILE")
     else:
         sys.stdout.write(data.decode("utf-8"))
 
@@ -158,7 +165,7 @@ def demo(campaign_out: Path = typer.Option(Path("var/demo-campaign.toml"), help=
     """Prepare the demo of `make run`: schema, the 2013 campaign moved to today, the sample roster."""
     from kaohe.operations import setup_demo
     s = settings()
-    for line in setup_demo(_db(s), campaign_out, datetime.now(timezone.utc)):
+    for line in setup_demo(_db(s, migrated=False), campaign_out, datetime.now(timezone.utc)):
         typer.echo(line)
 
 

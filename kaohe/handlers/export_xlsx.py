@@ -15,6 +15,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from kaohe.bot.render import fmt_number
 from kaohe.campaign import Activity, Campaign
 from kaohe.handlers.progress import Line, UnitProgress
 
@@ -52,6 +53,7 @@ def workbook_bytes(campaign: Campaign, rows: list[UnitProgress], *, now: datetim
     score_sheet(wb.create_sheet(SCORE_SHEET), campaign, rows)
     readme_sheet(wb.create_sheet(README_SHEET), campaign, rows, now or datetime.now(timezone.utc))
     wb.properties.title, wb.properties.creator = campaign.campaign.title, "kaohe"
+    wb.calculation.fullCalcOnLoad = True  # openpyxl stores no cached results: have 合计 computed on opening
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -62,10 +64,10 @@ def ordered(rows: list[UnitProgress]) -> list[UnitProgress]:
     first: dict[str, str] = {}
     for p in sorted(rows, key=lambda p: p.unit.code):
         first.setdefault(p.group_name, p.unit.code)
-    return sorted(rows, key=lambda p: (p.group_name, p.unit.code))
+    return sorted(rows, key=lambda p: (not p.group_name, first[p.group_name], p.unit.code))
 
 
-# ---- 附件1 统计表 -------------------------------------------------------------------------------------------
+# ---- 附件1 统计表 ----
 
 def item_columns(campaign: Campaign) -> list[ItemColumn]:
     """Each activity's 完成情况, and its 年度目标 when the notice gives it one (其中主要领导上党课 has none)."""
@@ -155,13 +157,13 @@ def mark_short(ws: Worksheet, columns: list[ItemColumn], last: int) -> None:
         ws.conditional_formatting.add(f"{done}{A_DATA}:{done}{last}", FormulaRule(formula=[formula], font=SHORT_FONT))
 
 
-# ---- 附件2 自查表 -------------------------------------------------------------------------------------------
+# ---- 附件2 自查表 ----
 
 def score_sheet(ws: Worksheet, campaign: Campaign, rows: list[UnitProgress]) -> None:
     cats = campaign.categories
     total_col = FIRST_ITEM + len(cats)
-    headers = [name for name, _ in UNIT_COLUMNS] + [f"{c.name}（满分 {n(c.points)} 分，{c.subitems} 项）" for c in cats]
-    headers += [f"合计（{n(campaign.total_points)}）", "已提交", "提交时间", "备注"]
+    headers = [name for name, _ in UNIT_COLUMNS] + [f"{c.name}（满分 {fmt_number(c.points)} 分，{c.subitems} 项）" for c in cats]
+    headers += [f"合计（{fmt_number(campaign.total_points)}）", "已提交", "提交时间", "备注"]
     title(ws, S_TITLE, len(headers), f"洛阳市直机关{campaign.campaign.year}年度党的建设评价标准自查表")
     for c, name in enumerate(headers, start=1):
         heading(ws.cell(S_HEAD, c), name)
@@ -198,30 +200,28 @@ def sum_formula(r: int, total_col: int) -> str:
     return f"=SUM({get_column_letter(FIRST_ITEM)}{r}:{get_column_letter(total_col - 1)}{r})"
 
 
-# ---- 填报说明 -----------------------------------------------------------------------------------------------
+# ---- 填报说明 ----
 
 def readme_sheet(ws: Worksheet, campaign: Campaign, rows: list[UnitProgress], now: datetime) -> None:
-    info = campaign.campaign
-    submitted = sum(p.submitted for p in rows)
-    lines = [
-        ("考核", f"{info.title}（{info.doc_no}）" if info.doc_no else info.title),
-        ("发文单位", info.issuer),
-        ("导出时间", f"{campaign.local(now):%Y-%m-%d %H:%M}（{info.timezone}）"),
-        ("单位", f"共 {len(rows)} 个，已提交自查 {submitted} 个，未提交 {len(rows) - submitted} 个"),
-        ("空白单元格", "表示“未填报”，不是 0"),
-        ("灰色单元格", "该项不适用于本单位的组织类型（如支部单位的党委会）"),
-        (ACTIVITY_SHEET, f"每项活动分“{DONE}”“{TARGET}”两列，年度目标按本单位组织类型；少于目标的显示为红色"),
-        (SCORE_SHEET, "“合计”是公式，修改自查分后自动重算；最后一行为各项满分"),
-    ]
     title(ws, 1, 2, "填报说明")
-    for r, (label, value) in enumerate(lines, start=2):
+    for r, (label, value) in enumerate(readme_lines(campaign, rows, now), start=2):
         heading(ws.cell(r, 1, label), None)
-        text(ws.cell(r, 2), value).alignment = WRAP
-        ws.cell(r, 2).border = BORDER
+        text(ws.cell(r, 2), value).alignment, ws.cell(r, 2).border = WRAP, BORDER
     ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 14, 80
 
 
-# ---- shared pieces ------------------------------------------------------------------------------------------
+def readme_lines(campaign: Campaign, rows: list[UnitProgress], now: datetime) -> list[tuple[str, str]]:
+    info, submitted = campaign.campaign, sum(p.submitted for p in rows)
+    return [("考核", f"{info.title}（{info.doc_no}）" if info.doc_no else info.title), ("发文单位", info.issuer),
+            ("导出时间", f"{campaign.local(now):%Y-%m-%d %H:%M}（{info.timezone}）"),
+            ("单位", f"共 {len(rows)} 个，已提交自查 {submitted} 个，未提交 {len(rows) - submitted} 个"),
+            ("空白单元格", "表示“未填报”，不是 0"),
+            ("灰色单元格", "该项不适用于本单位的组织类型（如支部单位的党委会）"),
+            (ACTIVITY_SHEET, f"每项活动分“{DONE}”“{TARGET}”两列，年度目标按本单位组织类型；少于目标的显示为红色"),
+            (SCORE_SHEET, "“合计”是公式，修改自查分后自动重算；最后一行为各项满分")]
+
+
+# ---- shared pieces ----
 
 def title(ws: Worksheet, r: int, last_col: int, value: str) -> None:
     cell = ws.cell(r, 1, value)
@@ -263,7 +263,7 @@ def text(cell: Cell, value: str | None) -> Cell:
     """User text stays text: never a formula (a note starting with "="), never a character Excel refuses."""
     if value:
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        pass
+        cell.data_type = "s"
     return cell
 
 
@@ -293,7 +293,3 @@ def number(value) -> int | float | None:
     if value is None:
         return None
     return int(value) if float(value).is_integer() else float(value)
-
-
-def n(value) -> str:
-    return str(number(value))
