@@ -48,7 +48,7 @@ def prepare(db: Database, settings: Settings) -> None:
 
 def setup_demo(db: Database, campaign_out: Path, now: datetime) -> list[str]:
     from kaohe.storage.migrate import upgrade
-    upgrade(str(db.url))
+    upgrade(db.url.render_as_string(hide_password=False))  # str(url) masks the password as ***
     campaign_out.parent.mkdir(parents=True, exist_ok=True)
     campaign_out.write_text(demo_campaign_text(now), encoding="utf-8")
     campaign, _ = load_campaign_file(db, campaign_out)

@@ -1,6 +1,9 @@
 import os
 import shutil
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -124,3 +127,23 @@ def chat(services):
     def start(userid: str) -> Chat:
         return Chat(services, userid)
     return start
+
+
+# --- the `kaohe` command in a subprocess, with a clean environment and its own working directory ---
+
+KAOHE = Path(sys.executable).parent / "kaohe"
+
+
+@pytest.fixture
+def cli_db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+def kaohe(tmp_path, cli_db_url):
+    def run(*args, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("KAOHE_", "WECOM_"))}
+        clean.update({"KAOHE_DATABASE_URL": cli_db_url, "PYTHONIOENCODING": "utf-8", **(env or {})})
+        return subprocess.run([str(KAOHE), *map(str, args)], input=input, capture_output=True, encoding="utf-8",
+                              env=clean, cwd=tmp_path, timeout=60)
+    return run

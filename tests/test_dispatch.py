@@ -89,3 +89,8 @@ def test_two_clerks_confirming_sentences_see_the_other_change(chat, services):
 
 def test_an_overlong_message_is_refused_kindly(chat):
     assert "太长" in chat("wangfang").say("党" * 3000)
+
+
+def test_unstorable_characters_from_any_channel_are_dropped(any_services):
+    answer = any_services.dispatcher.dispatch(Inbound("bot", "wangfang", "党委会\x006次\ud800", "junk1"))
+    assert "党委会：6 次" in answer[0].text

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -40,6 +41,15 @@ def create_app(settings: Settings, *, services: Services | None = None, sender: 
             log.warning("health check failed: %s", exc)
             ok = False
         return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def refused(request: Request, exc: RequestValidationError):
+        # FastAPI's own answer echoes the input back, and an input it cannot encode (a lone surrogate
+        # sent as "\ud800") turned the 422 into a 500. Name the fields, never repeat what was sent.
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        log.info("refused %s %s: %s", request.method, request.url.path,
+                 "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
+        return JSONResponse({"detail": errors}, status_code=422)
 
     _mount_channels(app, services)
     return app

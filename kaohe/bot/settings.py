@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -16,30 +16,27 @@ _TOKEN = re.compile(r"[A-Za-z0-9]{1,32}")
 _SCHEMES = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
 
 
-def _env(name: str):
-    return Field(validation_alias=AliasChoices(name, name.lower()))
-
-
 class SettingsError(ValueError):
     """One line naming the variable that is wrong and why."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      populate_by_name=True)
+    # No populate_by_name: pydantic-settings would then also read the bare field names from the
+    # environment, so a host's generic TOKEN, SECRET or DATABASE_URL would configure the service.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    database_url: str = Field("sqlite:///./var/kaohe.db", validation_alias=AliasChoices("KAOHE_DATABASE_URL", "database_url"))
-    campaign: str = Field(str(DEFAULT_CAMPAIGN), validation_alias=AliasChoices("KAOHE_CAMPAIGN", "campaign"))
-    admin_token: str | None = Field(None, validation_alias=AliasChoices("KAOHE_ADMIN_TOKEN", "admin_token"))
-    corp_id: str | None = Field(None, validation_alias=AliasChoices("WECOM_CORP_ID", "corp_id"))
-    agent_id: int | None = Field(None, validation_alias=AliasChoices("WECOM_AGENT_ID", "agent_id"))
-    secret: str | None = Field(None, validation_alias=AliasChoices("WECOM_SECRET", "secret"))
-    token: str | None = Field(None, validation_alias=AliasChoices("WECOM_TOKEN", "token"))
-    aes_key: str | None = Field(None, validation_alias=AliasChoices("WECOM_AES_KEY", "aes_key"))
-    bot_token: str | None = Field(None, validation_alias=AliasChoices("WECOM_BOT_TOKEN", "bot_token"))
-    bot_aes_key: str | None = Field(None, validation_alias=AliasChoices("WECOM_BOT_AES_KEY", "bot_aes_key"))
-    api_base: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", validation_alias=AliasChoices("WECOM_API_BASE", "api_base"))
-    max_age_s: int = Field(600, ge=0, validation_alias=AliasChoices("WECOM_MAX_AGE_S", "max_age_s"))
+    database_url: str = Field("sqlite:///./var/kaohe.db", validation_alias="KAOHE_DATABASE_URL")
+    campaign: str = Field(str(DEFAULT_CAMPAIGN), validation_alias="KAOHE_CAMPAIGN")
+    admin_token: str | None = Field(None, validation_alias="KAOHE_ADMIN_TOKEN")
+    corp_id: str | None = Field(None, validation_alias="WECOM_CORP_ID")
+    agent_id: int | None = Field(None, validation_alias="WECOM_AGENT_ID")
+    secret: str | None = Field(None, validation_alias="WECOM_SECRET")
+    token: str | None = Field(None, validation_alias="WECOM_TOKEN")
+    aes_key: str | None = Field(None, validation_alias="WECOM_AES_KEY")
+    bot_token: str | None = Field(None, validation_alias="WECOM_BOT_TOKEN")
+    bot_aes_key: str | None = Field(None, validation_alias="WECOM_BOT_AES_KEY")
+    api_base: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", validation_alias="WECOM_API_BASE")
+    max_age_s: int = Field(600, ge=0, validation_alias="WECOM_MAX_AGE_S")
 
     @field_validator("database_url")
     @classmethod
@@ -97,7 +94,7 @@ _ENV_NAMES = {
 def load_settings(**overrides) -> Settings:
     """Read and check the settings; raise SettingsError with one line naming the variable."""
     try:
-        settings = Settings(**overrides)
+        settings = Settings(**{_ENV_NAMES.get(k, k): v for k, v in overrides.items()})
     except ValidationError as exc:
         err = exc.errors()[0]
         field = next((str(p) for p in err["loc"] if str(p) in _ENV_NAMES), str(err["loc"][0]) if err["loc"] else "?")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 
 from kaohe.bot.clock import Clock
 from kaohe.bot.render import render
@@ -13,6 +15,8 @@ from kaohe.storage.db import Database
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000  # characters a person may send in one message; WeCom's own cap is 2048 bytes
+# NUL cannot be stored in PostgreSQL text, and a lone surrogate cannot be written as UTF-8 at all.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Dispatcher:
@@ -23,6 +27,7 @@ class Dispatcher:
         """Handle one message; returns the reply to the sender. Others' messages go to the outbox in
         the same transaction, and so does what does not fit in `passive_bytes` (a channel's passive
         reply limit). A message key seen before returns the stored answer and does nothing."""
+        inbound = dataclasses.replace(inbound, text=_UNSTORABLE.sub("", inbound.text))
         with self.db.write() as session:
             self.db.lock_person(session, inbound.userid)
             seen = dialogs.processed(session=session, key=inbound.msg_key)

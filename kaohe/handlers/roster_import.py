@@ -158,7 +158,7 @@ def _upsert(session: Session, report: ImportReport, existing, label: str, fresh)
         report.added.append(label)
         return
     changed = False
-    for name in fresh.model_fields:
+    for name in type(fresh).model_fields:
         if getattr(existing, name) != getattr(fresh, name):
             setattr(existing, name, getattr(fresh, name))
             changed = True

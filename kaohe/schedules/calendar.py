@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kaohe.campaign import Campaign, Phase
+from kaohe.campaign import Campaign, Phase, Reminder
 
 SUB_PHASES = ("self_check", "group_review", "committee")
 
@@ -59,3 +59,11 @@ def days_left(campaign: Campaign, key: str, now: datetime) -> int:
         return 0
     today = campaign.local(max(now, w.start)).date()
     return (w.phase.end - today).days + 1
+
+
+def reminder_state(campaign: Campaign, reminder: Reminder, now: datetime) -> str:
+    """`future` before its time; `due` from its time until its phase ends; `expired` after (no use any more)."""
+    _require_aware(now)
+    if now < campaign.reminder_time(reminder):
+        return "future"
+    return "due" if now < window(campaign, reminder.about).end else "expired"

@@ -177,3 +177,18 @@ class AuditEntry(SQLModel, table=True):
     field: str = Field(max_length=32)
     old: str | None = None
     new: str | None = None
+
+
+class ReminderRun(SQLModel, table=True):
+    """One row per reminder acted on: fired (with how many people) or skipped (its phase had ended)."""
+
+    __tablename__ = "reminder_run"
+    __table_args__ = (UniqueConstraint("campaign_id", "reminder_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    reminder_key: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # fired | skipped
+    due_at: datetime = Field(sa_column=_ts())
+    acted_at: datetime = Field(sa_column=_ts())
+    recipients: int = 0
+    holder: str | None = Field(default=None, max_length=128)

@@ -8,7 +8,7 @@ import uuid
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from kaohe.bot.render import render
@@ -23,6 +23,14 @@ ROLE_NAMES = {"clerk": "填报员", "liaison": "联络员", "admin": "工委管�
 class SimMessage(BaseModel):
     userid: str = Field(min_length=1, max_length=64)
     text: str = Field(min_length=1, max_length=4000)
+
+    @field_validator("userid", "text")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        # JSON may carry a lone surrogate ("\ud800") or NUL: neither can be stored (UTF-8, PostgreSQL text).
+        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise ValueError("contains characters that cannot be stored")
+        return value
 
 
 def router(services: Services) -> APIRouter:
@@ -51,7 +59,7 @@ def router(services: Services) -> APIRouter:
         return {"replies": [r.text for r in replies]}
 
     @api.get("/api/sim/messages", dependencies=[Depends(guard)])
-    def messages(after: int = Query(0, ge=0)):
+    def messages(after: int = Query(0, ge=0, le=2**31 - 1)):  # beyond it the database refuses the number
         with services.db.read() as session:
             names = {p.userid: p.name for p in roster.people(session=session)}
             return [_message(row, names) for row in outbox.recent(session=session, after_id=after)]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 19:58:29.118212
+Create Date: 2026-11-23 20:11:26.441731
 """
 from alembic import op
 import sqlalchemy as sa
@@ -112,6 +112,18 @@ def upgrade() -> None:
     with op.batch_alter_table('processed_message', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_processed_message_created_at'), ['created_at'], unique=False)
 
+    op.create_table('reminder_run',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('reminder_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('acted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('campaign_id', 'reminder_key')
+    )
     op.create_table('reminder_send',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -209,6 +221,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reminder_send_outbox_id'))
 
     op.drop_table('reminder_send')
+    op.drop_table('reminder_run')
     with op.batch_alter_table('processed_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_processed_message_created_at'))
 

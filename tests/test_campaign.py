@@ -1,0 +1,93 @@
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from kaohe.campaign import DEFAULT_CAMPAIGN, CampaignError, load_campaign
+from kaohe.storage.db import Database
+from kaohe.storage.models import CampaignRow
+
+SHARED_CAMPAIGN = Path(__file__).resolve().parents[2] / "shared" / "campaigns" / "luoyang-2013.toml"
+REFERENCE_CAMPAIGN = SHARED_CAMPAIGN if SHARED_CAMPAIGN.exists() else DEFAULT_CAMPAIGN
+SHIPPED = DEFAULT_CAMPAIGN.read_text(encoding="utf-8")
+
+
+def edited(old: str, new: str, count: int = 1) -> str:
+    assert SHIPPED.count(old) >= count, f"the shipped campaign no longer contains {old!r}"
+    return SHIPPED.replace(old, new, count)
+
+
+BROKEN = {
+    "missing_title": (edited('title = "2013年市直机关党建目标绩效考核"\n', ""), "campaign.title", "missing"),
+    "unknown_org_type": (edited('targets = { "党委" = 6 }', 'targets = { "党委" = 6, "机关" = 3 }'),
+                         "activities[0](dangweihui).targets", "unknown org type '机关'"),
+    "reminder_outside": (edited('at = "2013-12-28T09:10"', 'at = "2014-01-05T09:10"'),
+                         "reminders[7](committee_opens).at", "outside the campaign"),
+    "phase_backwards": (edited('start = "2013-12-23"\nend = "2013-12-27"', 'start = "2013-12-23"\nend = "2013-12-20"'),
+                        "phases[2](group_review)", "before it starts"),
+    "unknown_audience": (edited('audience = "admins"', 'audience = "everyone"'),
+                         "reminders[7](committee_opens).audience", "clerks_not_submitted"),
+    "toml_syntax": (edited("[weights]", "[weights"), "(syntax)", "line "),
+    "duplicate_activity": (edited('key = "zongzhihui"', 'key = "dangweihui"'), "activities", "duplicate key 'dangweihui'"),
+}
+
+
+@pytest.mark.parametrize("path", [DEFAULT_CAMPAIGN, REFERENCE_CAMPAIGN], ids=["shipped", "reference"])
+def test_campaign_file_loads_with_both_tables(path):
+    c = load_campaign(path)
+    assert len(c.activities) == 16
+    assert len(c.categories) == 7 and c.total_points == 1000
+    assert [p.key for p in c.phases] == ["evaluation", "self_check", "group_review", "committee"]
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_mistake_is_refused_with_file_key_and_reason(tmp_path, case):
+    text, key, reason = BROKEN[case]
+    path = tmp_path / f"{case}.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CampaignError) as refused:
+        load_campaign(path)
+    assert refused.value.file == str(path)
+    assert refused.value.key == key
+    assert reason in refused.value.reason
+    assert str(refused.value).startswith(f"{path}: {key}: ")
+
+
+def test_missing_file_is_refused_with_its_name(tmp_path):
+    path = tmp_path / "nowhere.toml"
+    with pytest.raises(CampaignError) as refused:
+        load_campaign(path)
+    assert (refused.value.file, refused.value.key) == (str(path), "(file)")
+    assert "cannot read" in refused.value.reason
+
+
+def test_file_not_in_utf8_is_refused(tmp_path):
+    path = tmp_path / "gbk.toml"
+    path.write_bytes(SHIPPED.encode("gb18030"))
+    with pytest.raises(CampaignError) as refused:
+        load_campaign(path)
+    assert (refused.value.file, refused.value.key) == (str(path), "(file)")
+
+
+def test_binary_junk_is_refused(tmp_path):
+    path = tmp_path / "junk.toml"
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(CampaignError):
+        load_campaign(path)
+
+
+def test_cli_refuses_a_broken_file_and_keeps_the_active_campaign(kaohe, tmp_path, cli_db_url):
+    assert kaohe("db", "upgrade").returncode == 0
+    assert kaohe("campaign", "load", DEFAULT_CAMPAIGN).returncode == 0
+    broken = tmp_path / "broken.toml"
+    broken.write_text(edited('id = "luoyang-2013"', 'id = "luoyang-2014"').replace(
+        'audience = "admins"', 'audience = "everyone"'), encoding="utf-8")
+    result = kaohe("campaign", "load", broken)
+    assert result.returncode != 0
+    assert str(broken) in result.stderr and "reminders[7](committee_opens).audience" in result.stderr
+    db = Database(cli_db_url)
+    with db.read() as session:
+        rows = session.exec(select(CampaignRow)).all()
+    db.dispose()
+    assert [(r.id, r.active) for r in rows] == [("luoyang-2013", True)]
+    assert "2013年市直机关党建目标绩效考核" in kaohe("campaign", "show").stdout
