@@ -113,3 +113,14 @@ def test_submission_is_audited(chat, services):
     with services.db.read() as session:
         rows = list(session.exec(select(AuditEntry).where(AuditEntry.entity == "submission")))
     assert [(r.actor, r.old, r.new) for r in rows] == [("wangfang", "False", "True")]
+
+
+def test_reopening_a_unit_that_is_not_locked_changes_nothing(chat, transport):
+    assert "无需重新开放" in chat("hezhiyuan").say("重新开放 U01")
+    assert transport.sent == []
+
+
+def test_administrator_reopens_a_unit_after_the_deadline(chat, clock):
+    clock.at = datetime(2013, 12, 24, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert "已重新开放" in chat("hezhiyuan").say("开放 市财政局")
+    assert "【1/14】" in chat("wangfang").say("填报")

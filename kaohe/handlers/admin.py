@@ -6,7 +6,7 @@ from kaohe.handlers.base import Turn
 from kaohe.handlers.guards import needs_campaign
 from kaohe.handlers.progress import all_progress
 from kaohe.handlers.router import command
-from kaohe.schedules.calendar import days_left
+from kaohe.schedules.calendar import days_left, is_open
 from kaohe.storage import entries, roster
 
 
@@ -38,6 +38,8 @@ def reopen(turn: Turn) -> None:
     unit = _find_unit(turn, arg)
     if unit is None:
         return turn.say("reopen_unknown.txt", arg=arg)
+    if not _is_locked(turn, unit):
+        return turn.say("reopen_not_needed.txt", unit=unit)
     entries.set_submitted(session=turn.session, campaign_id=turn.campaign.id, unit_code=unit.code,
                           actor=turn.person.userid, submitted=False, now=turn.now)
     clerks = roster.clerks(session=turn.session, unit_code=unit.code)
@@ -48,6 +50,13 @@ def reopen(turn: Turn) -> None:
 @command("导出", "导出表格", roles=("admin",))
 def export_hint(turn: Turn) -> None:
     turn.say("export_hint.txt")
+
+
+def _is_locked(turn: Turn, unit) -> bool:
+    sub = entries.submission(session=turn.session, campaign_id=turn.campaign.id, unit_code=unit.code)
+    if sub and sub.submitted:
+        return True
+    return not is_open(turn.campaign, "self_check", turn.now) and not (sub and sub.reopened_at)
 
 
 def _find_unit(turn: Turn, arg: str):
