@@ -33,6 +33,8 @@ _ORDINAL = "(?:十[一二三四五六七八九]?|[一二三四五六七八九])"
 ORDINAL_RE = re.compile(rf"{_ORDINAL}[、.] ?|\({_ORDINAL}\)[、.]? ?")
 # What may stand between a name and its number: 党委会：6、党委会开了6次、组织建设自评170分.
 GLUE_RE = re.compile(r"(?:[ ,:=]|共计|共|计|为|是|有|开了|召开了|开展了|举办了|自评|得分)*")
+# Names hold 、 . ( ) and spaces may be typed inside them, but never these.
+NAME_STOP_RE = re.compile(r"[,;。!?:]")
 MIN_SHORT_FORM = 2
 EXACT, ALIAS, SHORT_FORM = range(3)
 
@@ -59,6 +61,17 @@ class SentenceResult:
     ambiguous: list[tuple[str, list[str]]]
     unrecognised: list[str]
     errors: list[tuple[str, str]]
+
+
+class _Forms(NamedTuple):
+    exact: frozenset[str]
+    aliases: frozenset[str]
+    sources: frozenset[str]  # what short forms may be cut from
+    chars: frozenset[str]
+
+    @property
+    def every(self) -> frozenset[str]:
+        return self.exact | self.sources
 
 
 class _Name(NamedTuple):
@@ -94,21 +107,21 @@ def _is_sub_item(item: Item) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _forms(item: Item) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+def _forms(item: Item) -> _Forms:
     """Exact names (ordinal and 其中 optional), explicit aliases, and the texts short forms come from."""
     name = _squash(_without_ordinal(normalise(item.name)))
     bare = name.removeprefix(SUB_ITEM_PREFIX)
     aliases = frozenset(a for a in map(_squash, item.aliases) if a)
-    return frozenset({name, bare}), aliases, aliases | {bare}
+    return _Forms(frozenset({name, bare}), aliases, aliases | {bare}, frozenset(name + "".join(aliases)))
 
 
 def _tier_of(text: str, item: Item) -> int | None:
-    exact, aliases, sources = _forms(item)
-    if text in exact:
+    forms = _forms(item)
+    if text in forms.exact:
         return EXACT
-    if text in aliases:
+    if text in forms.aliases:
         return ALIAS
-    if len(text) >= MIN_SHORT_FORM and any(text in source for source in sources):
+    if len(text) >= MIN_SHORT_FORM and any(text in source for source in forms.sources):
         return SHORT_FORM
     return None
 
@@ -121,8 +134,8 @@ def _rank(hits: list[Item]) -> list[Item]:
     return main + [item for item in hits if _is_sub_item(item)]
 
 
-def _match(fragment: str, items: list[Item]) -> tuple[int, list[Item]]:
-    text = normalise(fragment)
+def _match(text: str, items: list[Item]) -> tuple[int, list[Item]]:
+    """Best tier and its candidates for already normalised text."""
     plain = text.replace(" ", "")
     # Only categories are numbered (三、组织建设); elsewhere 一、 is more likely a count.
     texts = {"category": _squash(_without_ordinal(text))}
@@ -136,16 +149,19 @@ def _match(fragment: str, items: list[Item]) -> tuple[int, list[Item]]:
 
 def match_item(fragment: str, items: list[Item]) -> list[Item]:
     """Candidates for a name fragment, best first: exact name, then alias, then short forms."""
-    return _match(fragment, items)[1]
+    return _match(normalise(fragment), items)[1]
 
 
 def _reach(items: list[Item]) -> int:
     """How far past a name's start its longest form can end, with room for spaces and an ordinal."""
-    return 8 + max((len(form) for item in items for form in _forms(item)[0] | _forms(item)[1]), default=0)
+    return 8 + max((len(form) for item in items for form in _forms(item).every), default=0)
 
 
 def _longest_name(text: str, start: int, items: list[Item], reach: int) -> _Name | None:
-    for end in range(min(len(text), start + reach), start, -1):
+    if not ORDINAL_RE.match(text, start) and not any(text[start] in _forms(i).chars for i in items):
+        return None
+    stop = NAME_STOP_RE.search(text, start)
+    for end in range(min(stop.start() if stop else len(text), start + reach), start, -1):
         if text[end - 1] == " ":
             continue
         tier, candidates = _match(text[start:end], items)
