@@ -88,6 +88,15 @@ def page(browser, demo_services):
         tab.close()
 
 
+@pytest.fixture
+def u01_submitted(demo_services):
+    from kaohe.storage import campaigns, entries
+    with demo_services.db.write() as session:
+        campaign = campaigns.active_campaign(session=session)
+        entries.set_submitted(session=session, campaign_id=campaign.id, unit_code="U01", actor="wangfang",
+                              submitted=True)
+
+
 def speak_as(page, name: str, text: str):
     page.locator(".person", has_text=name).first.click()
     page.fill("#text", text)
@@ -116,7 +125,7 @@ def test_submit_before_filling_in_is_refused_with_what_is_missing(page):
 
 
 @pytest.mark.browser
-def test_feed_shows_what_the_bot_sends_to_others_with_their_names(page):
+def test_feed_shows_what_the_bot_sends_to_others_with_their_names(u01_submitted, page):
     expect(speak_as(page, "何志远", "重新开放 U01")).to_contain_text("已重新开放 市财政局机关党委")
     message = page.locator("#feed .msg").first
     expect(message.locator(".meta")).to_contain_text("王芳")
@@ -191,7 +200,7 @@ def test_feed_with_a_junk_cursor_is_a_422(api, after):
     assert api.get(f"/api/sim/messages?after={after}").status_code == 422
 
 
-def test_feed_lists_messages_to_others_with_names(api):
+def test_feed_lists_messages_to_others_with_names(u01_submitted, api):
     api.post("/api/sim/send", json={"userid": "hezhiyuan", "text": "重新开放 U01"})
     feed = api.get("/api/sim/messages").json()
     assert [(m["kind"], sorted(t["name"] for t in m["to"])) for m in feed] == [("user", ["王芳", "马军"])]

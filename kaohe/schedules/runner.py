@@ -49,6 +49,10 @@ class ReminderScheduler:
 
     def start(self, *, paused: bool = False) -> ReminderScheduler:
         """Start; `paused` computes run times but runs nothing (tests call `sync` with the time passed in)."""
+        # APScheduler logs every run of every job at INFO: the lease and sync jobs would fill the log.
+        quiet = logging.getLogger("apscheduler.executors.default")
+        if quiet.level == logging.NOTSET:
+            quiet.setLevel(logging.WARNING)
         self.scheduler.start(paused=paused)
         self.scheduler.add_job(self.sync, IntervalTrigger(seconds=self.sync_s, timezone=timezone.utc),
                                id="_sync", next_run_time=datetime.now(timezone.utc))
@@ -92,8 +96,8 @@ class ReminderScheduler:
             holder = leases.take(session=session, name=LEASE, holder=self.holder, now=now, ttl_s=LEASE_S)
         leading = holder == self.holder
         if leading != self.leading:
-            log.info("scheduler %s: %s", self.holder,
-                     "holds the lease; reminders are sent from here" if leading else f"standing by, {holder} holds the lease")
+            state = "holds the lease; reminders are sent from here" if leading else f"stands by: {holder} holds the lease"
+            log.info("scheduler %s %s", self.holder, state)
         self.leading = leading
         return leading
 
