@@ -6,6 +6,7 @@ import itertools
 import time
 
 from kaohe.bot.channels.wecom_api import CallbackCrypto
+from tests.transcript import Chat
 
 CORP_ID = "wwkaohetest0001"
 TOKEN = "kaoheToken1"
@@ -41,23 +42,17 @@ def open_reply(body: str) -> str:
     return xmltodict.parse(crypto._decrypt_text(outer["Encrypt"]))["xml"]["Content"]
 
 
-class CallbackChat:
+class CallbackChat(Chat):
     """A person typing in the WeCom app: each line a real encrypted callback, each answer decrypted."""
 
     def __init__(self, client, services, userid: str):
-        self.client, self.services, self.userid = client, services, userid
+        super().__init__(services, userid, channel="app")
+        self.client = client
 
     def say(self, text: str) -> str:
         params, body = envelope(text_xml(self.userid, text))
         answer = self.client.post("/wecom/callback", params=params, content=body)
         assert answer.status_code == 200, answer.status_code
-        return open_reply(answer.text) if answer.text else ""
-
-    def script(self, *lines: str) -> str:
-        answer = ""
-        for line in lines:
-            answer = self.say(line)
-        return answer
-
-    def deliver(self) -> None:
-        self.services.sender.drain()
+        reply = open_reply(answer.text) if answer.text else ""
+        self.log += [("me", text), ("bot", reply)]
+        return reply
