@@ -94,3 +94,16 @@ def test_an_overlong_message_is_refused_kindly(chat):
 def test_unstorable_characters_from_any_channel_are_dropped(any_services):
     answer = any_services.dispatcher.dispatch(Inbound("bot", "wangfang", "党委会\x006次\ud800", "junk1"))
     assert "党委会：6 次" in answer[0].text
+
+
+def test_message_keys_are_forgotten_after_a_week(services, clock):
+    from datetime import timedelta
+
+    from kaohe.storage import dialogs
+    from kaohe.storage.models import ProcessedMessage
+    services.dispatcher.dispatch(Inbound("sim", "wangfang", "帮助", "old"))
+    with services.db.write() as session:
+        assert dialogs.prune_processed(session=session, before=clock.now() - timedelta(days=7)) == 0
+        assert dialogs.prune_processed(session=session, before=clock.now() + timedelta(days=8)) == 1
+    with services.db.read() as session:
+        assert session.get(ProcessedMessage, "old") is None

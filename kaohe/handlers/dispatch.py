@@ -38,7 +38,7 @@ class Dispatcher:
             later = [Reply(text, to=[inbound.userid]) for text in overflow]
             self._enqueue(session, inbound, later + [r for r in replies if r.to is not None or r.chat_id is not None])
             dialogs.mark_processed(session=session, key=inbound.msg_key, userid=inbound.userid,
-                                   replies=[r.as_dict() for r in mine])
+                                   replies=[r.as_dict() for r in mine], now=self.clock.now())
             return mine
 
     def _handle(self, session, inbound: Inbound) -> list[Reply]:

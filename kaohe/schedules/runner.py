@@ -9,7 +9,7 @@ import signal
 import socket
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -21,7 +21,7 @@ from kaohe.bot.services import Services
 from kaohe.bot.settings import Settings
 from kaohe.campaign import Campaign, CampaignError
 from kaohe.schedules.firing import Fired, act_on_due
-from kaohe.storage import campaigns, leases, reminders
+from kaohe.storage import campaigns, dialogs, leases, reminders
 from kaohe.storage.models import CampaignRow
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ LEASE_S = 60      # a holder that stops renewing loses the lease after this long
 RENEW_S = 15
 SYNC_S = 30       # how often the campaign file and missed reminders are looked at
 JOB_PREFIX = "reminder:"
+KEEP_MESSAGE_KEYS = timedelta(days=7)
 
 
 class ReminderScheduler:
@@ -77,6 +78,8 @@ class ReminderScheduler:
             if not self.hold_lease(now):
                 return []
             self._reload_file()
+            with self.services.db.write() as session:
+                dialogs.prune_processed(session=session, before=now - KEEP_MESSAGE_KEYS)
             with self.services.db.read() as session:
                 row = campaigns.active_row(session=session)
                 campaign = campaigns.active_campaign(session=session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session
 
@@ -24,5 +25,10 @@ def processed(*, session: Session, key: str) -> ProcessedMessage | None:
     return session.get(ProcessedMessage, key)
 
 
-def mark_processed(*, session: Session, key: str, userid: str, replies: list[dict]) -> None:
-    session.add(ProcessedMessage(key=key, userid=userid, replies=replies))
+def mark_processed(*, session: Session, key: str, userid: str, replies: list[dict], now: datetime | None = None) -> None:
+    session.add(ProcessedMessage(key=key, userid=userid, replies=replies, created_at=now or utcnow()))
+
+
+def prune_processed(*, session: Session, before: datetime) -> int:
+    """Forget message keys older than `before`: WeCom retries within seconds, so days of memory is plenty."""
+    return session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < before)).rowcount

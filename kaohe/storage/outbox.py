@@ -18,7 +18,8 @@ def enqueue(*, session: Session, key: str, content: str, recipients: list[str] |
     if existing:
         return existing
     row = Outbox(key=key, kind="chat" if chat_id else "user", recipients=list(recipients or []), chat_id=chat_id,
-                 msgtype=msgtype, content=content, source=source, next_attempt_at=now or utcnow())
+                 msgtype=msgtype, content=content, source=source, next_attempt_at=now or utcnow(),
+                 created_at=now or utcnow())
     session.add(row)
     session.flush()
     return row
