@@ -56,7 +56,8 @@ def create_app(settings: Settings, *, services: Services | None = None, sender: 
 
 
 def _mount_channels(app: FastAPI, services: Services) -> None:
-    from kaohe.bot.channels import simulator, wecom_app, wecom_bot
+    from kaohe.bot.channels import admin_api, simulator, wecom_app, wecom_bot
+    app.include_router(admin_api.router(services))
     app.include_router(wecom_app.router(services))
     app.include_router(wecom_bot.router(services))
     app.include_router(simulator.router(services))

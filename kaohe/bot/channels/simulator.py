@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 
@@ -11,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from kaohe.bot.channels.admin_api import require_admin
 from kaohe.bot.render import render
 from kaohe.bot.services import Services
 from kaohe.handlers.base import Inbound
@@ -70,14 +70,15 @@ def router(services: Services) -> APIRouter:
 def _guard(services: Services):
     """Open in a demo (no WeCom app); behind the admin token once a real app is connected, since the
     simulator lets its user speak as anyone."""
+    admin = require_admin(services)
+
     def check(authorization: str | None = Header(None)) -> None:
         if not services.settings.app_enabled:
             return
-        token = services.settings.admin_token
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not token or not hmac.compare_digest(given.encode(), token.encode()):
-            log.info("simulator refused: no or wrong admin token")
-            raise HTTPException(status_code=401, detail="需要管理员令牌")
+        try:
+            admin(authorization)
+        except HTTPException:
+            raise HTTPException(status_code=401, detail="需要管理员令牌") from None
     return check
 
 
