@@ -72,3 +72,19 @@ def test_read_back_shows_the_value_it_replaces(chat):
 def test_unknown_words_get_help(chat):
     answer = chat("wangfang").say("你好呀")
     assert "没听懂" in answer and "填报" in answer
+
+
+def test_a_read_back_left_for_more_than_half_an_hour_is_not_confirmed(chat, services, clock):
+    c = chat("wangfang")
+    c.say("党委会6次")
+    clock.advance(minutes=31)
+    assert "超过 30 分钟" in c.say("是")
+    assert saved(services) == ({}, {})
+
+
+def test_a_read_back_confirmed_in_time_is_saved(chat, services, clock):
+    c = chat("wangfang")
+    c.say("党委会6次")
+    clock.advance(minutes=29)
+    c.say("是")
+    assert saved(services)[0] == {"dangweihui": 6}

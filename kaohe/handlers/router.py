@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from kaohe.handlers.base import Turn
-from kaohe.handlers.words import CANCEL, HELP, normalise_command
+from kaohe.handlers.words import CANCEL, HELP, YES, normalise_command
 
 Handler = Callable[[Turn], None]
 _COMMANDS: dict[tuple[str, str], Handler] = {}   # (role, keyword) -> handler
 _PREFIXED: list[tuple[str, str, Handler]] = []    # (role, prefix, handler): keyword followed by arguments
 _FLOWS: dict[str, Handler] = {}
+_EXPIRES: dict[str, timedelta] = {}               # flows that ask for a confirmation go stale
 _FREE: dict[str, Handler] = {}                    # role -> handler for text that is no keyword
 
 
@@ -27,9 +29,13 @@ def command(*keywords: str, roles: tuple[str, ...] = ("clerk", "liaison", "admin
     return register
 
 
-def flow(name: str):
+def flow(name: str, expires: timedelta | None = None):
+    """A flow's handler; with `expires`, a flow left that long is dropped (a read-back from yesterday
+    must not be confirmed by a stray 是 today)."""
     def register(handler: Handler) -> Handler:
         _FLOWS[name] = handler
+        if expires:
+            _EXPIRES[name] = expires
         return handler
     return register
 
@@ -54,6 +60,10 @@ def route(turn: Turn) -> None:
     word = normalise_command(turn.text)
     if word in CANCEL:
         return _cancel(turn)
+    if _stale(turn):
+        turn.leave()
+        if word in YES:
+            return turn.say("confirm_expired.txt")
     handler = find_command(turn)
     if handler is not None and not (turn.state.flow and word in HELP):
         return handler(turn)
@@ -63,6 +73,11 @@ def route(turn: Turn) -> None:
         return show_help(turn)
     free = _FREE.get(turn.person.role)
     return free(turn) if free and word else show_help(turn, unknown=bool(word))
+
+
+def _stale(turn: Turn) -> bool:
+    ttl = _EXPIRES.get(turn.state.flow or "")
+    return bool(ttl and turn.state.updated_at and turn.now - turn.state.updated_at > ttl)
 
 
 def show_help(turn: Turn, unknown: bool = False) -> None:

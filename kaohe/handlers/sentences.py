@@ -9,6 +9,7 @@ from kaohe.handlers.errors import InputError
 from kaohe.handlers.words import NO, YES
 from kaohe.handlers.guards import clerk_ready
 from kaohe.handlers.parsing import Item, parse_sentence
+from kaohe.handlers.words import CONFIRM_TTL
 from kaohe.handlers.router import flow, free_text, show_help
 from kaohe.handlers.words import normalise_command
 from kaohe.storage import entries, roster
@@ -62,7 +63,7 @@ def _checked(turn: Turn, result) -> tuple[list[dict], list[str]]:
     return changes, problems
 
 
-@flow("confirm")
+@flow("confirm", expires=CONFIRM_TTL)
 @clerk_ready
 def confirm(turn: Turn) -> None:
     word = normalise_command(turn.text)

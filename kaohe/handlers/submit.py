@@ -7,6 +7,7 @@ from kaohe.handlers.base import Turn
 from kaohe.handlers.words import NO, YES
 from kaohe.handlers.guards import clerk_ready
 from kaohe.handlers.progress import unit_progress
+from kaohe.handlers.words import CONFIRM_TTL
 from kaohe.handlers.router import command, flow
 from kaohe.handlers.words import normalise_command
 from kaohe.schedules.calendar import days_left
@@ -36,7 +37,7 @@ def begin_submit(turn: Turn) -> None:
     turn.say("submit_readback.txt", p=p)
 
 
-@flow("submit")
+@flow("submit", expires=CONFIRM_TTL)
 @clerk_ready
 def confirm_submit(turn: Turn) -> None:
     word = normalise_command(turn.text)

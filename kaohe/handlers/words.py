@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from datetime import timedelta
 
 YES = {"确认", "是", "对", "好", "是的", "好的", "确定", "可以", "ok", "yes", "y"}
 NO = {"修改", "否", "不", "不对", "不是", "no", "n"}
@@ -9,6 +10,7 @@ BACK = {"上一步", "上一个", "返回", "上一题", "back"}
 SKIP = {"跳过", "下一步", "下一个", "略过", "skip"}
 CANCEL = {"取消", "退出", "算了", "不填了", "cancel", "q"}
 HELP = {"帮助", "help", "?", "菜单", "怎么用", "说明"}
+CONFIRM_TTL = timedelta(minutes=30)  # how long a read-back waits for 确认
 _TRIM = re.compile(r"^[\s，。！？,.!?、~～]+|[\s，。！？,.!?、~～]+$")
 
 
