@@ -31,5 +31,7 @@ def _soon_reminders(local_now: datetime) -> str:
     blocks = []
     for key, minutes, audience in soon:
         at = (local_now + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
-        blocks.append(f'\n[[reminders]]\nkey = "{key}"\nat = "{at}"\naudience = "{audience}"\nabout = "self_check"\n')
+        # A key per start, so a second `make run` shows a reminder arrive again.
+        stamped = f"{key}_{local_now:%m%d%H%M}"
+        blocks.append(f'\n[[reminders]]\nkey = "{stamped}"\nat = "{at}"\naudience = "{audience}"\nabout = "self_check"\n')
     return "\n# Demo only: reminders a few minutes after start-up." + "".join(blocks)

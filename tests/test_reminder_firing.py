@@ -22,6 +22,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLERKS = 13
 
 
+SHANGHAI_TZ = ZoneInfo("Asia/Shanghai")
+
+
 def local(*args):
     return datetime(*args, tzinfo=SHANGHAI)
 
@@ -232,7 +235,7 @@ def test_the_demo_reminders_fire_minutes_after_start(sqlite_url, clock, transpor
     import_roster_files(services.db, SAMPLE_ROSTER / "units.csv", SAMPLE_ROSTER / "people.csv")
     runner = schedulers(services)
     runner.sync()
-    job = runner.job("demo_soon")
+    job = runner.job(f"demo_soon_{clock.now().astimezone(SHANGHAI_TZ):%m%d%H%M}")
     assert 0 < (job.next_run_time - clock.now()).total_seconds() <= 120
     clock.at = job.next_run_time
     job.func(*job.args)
