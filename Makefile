@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench bench-callbacks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.reminders
+
+bench-callbacks: $(STAMP)
+	$(BIN)/python -m benchmarks.callbacks --seconds 15 --concurrency 16
+	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --seconds 15 --concurrency 16 --db postgres
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -131,5 +131,5 @@ def _send_late(services: Services, inbound: Inbound, done: asyncio.Future) -> No
     with services.db.write() as session:
         for i, reply in enumerate(done.result()):
             outbox.enqueue(session=session, key=f"{inbound.msg_key}#late{i}", content=reply.text,
-                           recipients=[inbound.userid], source="late-reply")
+                           recipients=[inbound.userid], source="late-reply", now=services.clock.now())
     services.sender.wakeup.set()
