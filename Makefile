@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench bench-callbacks clean
+.PHONY: run test lint install bench bench-callbacks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,14 @@ run: $(STAMP)
 	$(BIN)/kaohe demo --campaign-out var/demo-campaign.toml
 	KAOHE_CAMPAIGN=var/demo-campaign.toml $(BIN)/kaohe serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
+test: $(STAMP) lint
 	. scripts/test-services.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The architecture (layers, one wechatpy importer) and a short lint rule set, checked by tools.
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.reminders

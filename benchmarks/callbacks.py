@@ -26,12 +26,12 @@ from zoneinfo import ZoneInfo
 import requests
 
 from benchmarks.reminders import pg_database
-from kaohe.bot.clock import FixedClock
-from kaohe.bot.services import build_services
-from kaohe.bot.settings import load_settings
-from kaohe.campaign import DEFAULT_CAMPAIGN
-from kaohe.operations import load_campaign_file
-from kaohe.storage.migrate import upgrade
+from bot.operations import load_campaign_file
+from bot.services import build_services
+from bot.settings import load_settings
+from storage.campaign import DEFAULT_CAMPAIGN
+from storage.clock import FixedClock
+from storage.migrate import upgrade
 from tests.bulk_roster import add_roster
 from tests.fakes.wecom_server import FakeWeCom
 from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN, envelope, open_reply, text_xml
@@ -40,8 +40,15 @@ AT = datetime(2013, 12, 12, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # self-che
 WECOM_WAITS_S = 5.0
 SENTENCE = "党委会6次，政治学习二十四次"
 # One clerk's conversation, and a piece of text each answer must hold (proof that the work was done).
-CONVERSATION = (("填报", "开始填写统计表"), ("6", "已记录"), ("12", "已记录"), ("2", "已记录"),
-                ("进度", "表一 统计表"), (SENTENCE, "请核对"), ("确认", "已保存"))
+CONVERSATION = (
+    ("填报", "开始填写统计表"),
+    ("6", "已记录"),
+    ("12", "已记录"),
+    ("2", "已记录"),
+    ("进度", "表一 统计表"),
+    (SENTENCE, "请核对"),
+    ("确认", "已保存"),
+)
 REQUEST_TIMEOUT_S = 15.0
 _msg_ids = itertools.count(int(time.time()) * 1_000_000)
 
@@ -50,16 +57,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the measured run")
     parser.add_argument("--concurrency", type=int, default=16, help="load threads, each one clerk at a time")
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
-                        help="postgres makes a fresh database on the server KAOHE_TEST_PG_URL names")
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="postgres makes a fresh database on the server KAOHE_TEST_PG_URL names",
+    )
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--clerks-per-unit", type=int, default=2)
     parser.add_argument("--redeliver", type=float, default=0.05, help="share of requests that are redeliveries")
     parser.add_argument("--max-requests", type=int, default=200_000, help="stop early after this many requests")
-    parser.add_argument("--no-sender", action="store_true",
-                        help="no outbox sender thread in the app (as the web workers of `kaohe serve --workers N`)")
-    parser.add_argument("--baseline", type=float, default=5.0,
-                        help="seconds of the dispatcher alone, in-process and single-threaded (0: skip)")
+    parser.add_argument(
+        "--no-sender",
+        action="store_true",
+        help="no outbox sender thread in the app (as the web workers of `kaohe serve --workers N`)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=float,
+        default=5.0,
+        help="seconds of the dispatcher alone, in-process and single-threaded (0: skip)",
+    )
     args = parser.parse_args()
     if args.db == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
@@ -67,8 +85,9 @@ def main() -> None:
     else:
         server = os.environ.get("KAOHE_TEST_PG_URL")
         if not server:
-            parser.error("--db postgres needs KAOHE_TEST_PG_URL, "
-                         "e.g. postgresql+psycopg://kaohe:kaohe@127.0.0.1:5432/postgres")
+            parser.error(
+                "--db postgres needs KAOHE_TEST_PG_URL, e.g. postgresql+psycopg://kaohe:kaohe@127.0.0.1:5432/postgres"
+            )
         with pg_database(server) as url:
             run("PostgreSQL", url, args)
 
@@ -83,8 +102,8 @@ def run(label: str, url: str, args) -> None:
     print(f"prepared {label}: {args.units} units, {len(clerks)} clerks in {time.perf_counter() - t0:.1f} s", flush=True)
     # One clerk per unit, so no two threads fill the same unit at once (that would be the conflict
     # path, "刚刚被…改为"); the load plays the first half of the units, the dispatcher alone the rest.
-    firsts = clerks[::args.clerks_per_unit]
-    load_clerks, spare_clerks = firsts[: len(firsts) // 2], firsts[len(firsts) // 2:]
+    firsts = clerks[:: args.clerks_per_unit]
+    load_clerks, spare_clerks = firsts[: len(firsts) // 2], firsts[len(firsts) // 2 :]
     with FakeWeCom() as fake, AppProcess(url, fake.base_url, sender=not args.no_sender) as server:
         result = load(server.base_url, load_clerks, args, server)
     result.outbox = outbox_rows(url)
@@ -103,8 +122,9 @@ class AppProcess:
     def __init__(self, url: str, api_base: str, sender: bool = True):
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(url, api_base, child, sender), name="kaohe-bench-app",
-                                 daemon=True)
+        self._proc = ctx.Process(
+            target=_serve, args=(url, api_base, child, sender), name="kaohe-bench-app", daemon=True
+        )
         self.stats: dict = {}
 
     def __enter__(self) -> AppProcess:
@@ -146,10 +166,19 @@ def _serve(url: str, api_base: str, conn, sender: bool) -> None:
 
     import uvicorn
 
-    from kaohe.bot.app import create_app
+    from bot.app import create_app
+
     logging.basicConfig(level=logging.WARNING)
-    settings = load_settings(database_url=url, corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, secret="bench",
-                             agent_id=1000002, api_base=api_base, _env_file=None)
+    settings = load_settings(
+        database_url=url,
+        corp_id=CORP_ID,
+        token=TOKEN,
+        aes_key=AES_KEY,
+        secret="bench",
+        agent_id=1000002,
+        api_base=api_base,
+        _env_file=None,
+    )
     services = build_services(settings, clock=FixedClock(AT))
     dispatch_s: list[float] = []
     plain_dispatch = services.dispatcher.dispatch
@@ -200,9 +229,17 @@ def _serve(url: str, api_base: str, conn, sender: bool) -> None:
     conn.send(sock.getsockname()[1])
     server.run(sockets=[sock])
     services.close()
-    conn.send({"dispatch_s": list(dispatch_s), "request_s": list(app.seconds),
-               "cpu_s": cpu_mark[0], "wall_s": cpu_mark[1], "threads_peak": app.peak, "sender": sender,
-               "sender_rounds": list(sender_rounds)})
+    conn.send(
+        {
+            "dispatch_s": list(dispatch_s),
+            "request_s": list(app.seconds),
+            "cpu_s": cpu_mark[0],
+            "wall_s": cpu_mark[1],
+            "threads_peak": app.peak,
+            "sender": sender,
+            "sender_rounds": list(sender_rounds),
+        }
+    )
 
 
 class _TimedCallbacks:
@@ -229,11 +266,11 @@ class _TimedCallbacks:
 
 @dataclass
 class Sample:
-    at: float          # seconds since the start of the window
-    seconds: float     # latency: request out to whole answer in
-    status: int        # HTTP status, 0 for a transport error or timeout
+    at: float  # seconds since the start of the window
+    seconds: float  # latency: request out to whole answer in
+    status: int  # HTTP status, 0 for a transport error or timeout
     redelivery: bool
-    ok: bool           # the decrypted answer held what this step must say (a redelivery: same as the first)
+    ok: bool  # the decrypted answer held what this step must say (a redelivery: same as the first)
     step: int
     empty: bool = False  # 200 with an empty body
 
@@ -341,11 +378,14 @@ def outbox_rows(url: str) -> dict:
     """What the run left in the outbox, by source and status (late replies land there)."""
     from sqlalchemy import func, select
 
-    from kaohe.storage.db import Database
-    from kaohe.storage.models import Outbox
+    from storage.db import Database
+    from storage.models import Outbox
+
     db = Database(url)
     with db.read() as session:
-        rows = session.execute(select(Outbox.source, Outbox.status, func.count()).group_by(Outbox.source, Outbox.status))
+        rows = session.execute(
+            select(Outbox.source, Outbox.status, func.count()).group_by(Outbox.source, Outbox.status)
+        )
         counts = {f"{source}/{status}": n for source, status, n in rows}
     db.dispose()
     return counts
@@ -363,7 +403,7 @@ def _post(session, url, params, body, start, redelivery, step) -> tuple[Sample, 
     if status == 200 and text:
         try:
             reply = open_reply(text)
-        except Exception as exc:  # noqa: BLE001 - a broken answer is counted, never fatal
+        except Exception as exc:
             reply = f"<undecryptable: {exc!r}>"
     return Sample(sent - start, done - sent, status, redelivery, False, step, status == 200 and not text), reply
 
@@ -373,7 +413,8 @@ def _post(session, url, params, body, start, redelivery, step) -> tuple[Sample, 
 
 def dispatcher_alone(url: str, clerks: list[str], seconds: float) -> dict:
     """The same conversations straight into Dispatcher.dispatch: no HTTP, no crypto, one thread."""
-    from kaohe.handlers.base import Inbound
+    from handlers.base import Inbound
+
     services = build_services(load_settings(database_url=url, _env_file=None), clock=FixedClock(AT))
     took: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -391,7 +432,8 @@ def dispatcher_alone(url: str, clerks: list[str], seconds: float) -> dict:
 
 def crypto_alone(rounds: int = 2000) -> float:
     """Microseconds for the app's own crypto per callback: check, decrypt, parse, build and encrypt the reply."""
-    from kaohe.bot.channels.wecom_api import CallbackCrypto
+    from bot.channels.wecom_api import CallbackCrypto
+
     crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
     params, body = envelope(text_xml("b00000c0", SENTENCE, 1))
     reply = "请核对：\n· 党委会：6 次\n· 政治学习：24 次\n回复「确认」保存，回复「修改」重新输入。"
@@ -417,8 +459,10 @@ def _pct(values: list[float], p: float) -> float:
 def _ms(values: list[float]) -> str:
     if not values:
         return "n/a"
-    return (f"p50 {_pct(values, 50) * 1e3:7.1f}  p95 {_pct(values, 95) * 1e3:7.1f}  "
-            f"p99 {_pct(values, 99) * 1e3:7.1f}  max {max(values) * 1e3:7.1f}  mean {statistics.fmean(values) * 1e3:6.1f}")
+    return (
+        f"p50 {_pct(values, 50) * 1e3:7.1f}  p95 {_pct(values, 95) * 1e3:7.1f}  "
+        f"p99 {_pct(values, 99) * 1e3:7.1f}  max {max(values) * 1e3:7.1f}  mean {statistics.fmean(values) * 1e3:6.1f}"
+    )
 
 
 def report(label: str, args, r: LoadResult, stats: dict, baseline: dict | None, crypto_us: float) -> None:
@@ -427,13 +471,13 @@ def report(label: str, args, r: LoadResult, stats: dict, baseline: dict | None, 
     again = [s for s in samples if s.redelivery]
     answered = [s for s in samples if s.status == 200]
     window = max(r.window_s, 1e-9)
-    per_step = {text: [s.seconds for s in fresh if s.step == i and s.status == 200]
-                for i, (text, _) in enumerate(CONVERSATION)}
+    per_step = {
+        text: [s.seconds for s in fresh if s.step == i and s.status == 200] for i, (text, _) in enumerate(CONVERSATION)
+    }
     conversation = " → ".join(f"「{t}」" for t, _ in CONVERSATION)
     lines = [
         "",
-        f"== WeCom app callbacks: {label}, one uvicorn process, {args.concurrency} load threads, "
-        f"{r.window_s:.1f} s ==",
+        f"== WeCom app callbacks: {label}, one uvicorn process, {args.concurrency} load threads, {r.window_s:.1f} s ==",
         f"roster          {args.units} units, {args.units * args.clerks_per_unit} clerks; clock fixed at "
         f"{AT:%Y-%m-%d %H:%M} Asia/Shanghai; replay guard on (600 s)",
         f"conversation    {conversation}",
@@ -454,26 +498,39 @@ def report(label: str, args, r: LoadResult, stats: dict, baseline: dict | None, 
         f"outbox rows     {', '.join(f'{k} {v}' for k, v in sorted(r.outbox.items())) or 'none'}; "
         f"{r.outbox_sends} message/send calls reached the fake WeCom",
     ]
-    lines.append("per step, ms    " + "\n                ".join(
-        f"{text[:8]:<8} n={len(v):<5} p50 {_pct(v, 50) * 1e3:6.1f}  p95 {_pct(v, 95) * 1e3:6.1f}"
-        for text, v in per_step.items()))
+    lines.append(
+        "per step, ms    "
+        + "\n                ".join(
+            f"{text[:8]:<8} n={len(v):<5} p50 {_pct(v, 50) * 1e3:6.1f}  p95 {_pct(v, 95) * 1e3:6.1f}"
+            for text, v in per_step.items()
+        )
+    )
     if stats:
         lines += [
             f"in the app      whole callback {_ms(stats['request_s'])}",
             f"                dispatcher     {_ms(stats['dispatch_s'])}",
             f"                peak callbacks in flight {stats['threads_peak']}",
-            f"outbox sender   " + (f"{stats['sender_rounds'][0]} rounds (write transactions), "
-                                   f"{stats['sender_rounds'][1]} found rows to send" if stats["sender"] else "off"),
+            "outbox sender   "
+            + (
+                f"{stats['sender_rounds'][0]} rounds (write transactions), "
+                f"{stats['sender_rounds'][1]} found rows to send"
+                if stats["sender"]
+                else "off"
+            ),
         ]
-        lines.append(f"CPU             app {stats['cpu_s']:.1f} s ({stats['cpu_s'] / max(stats['wall_s'], 1e-9):.0%} "
-                     f"of one core); load generator {r.client_cpu_s:.1f} s "
-                     f"({r.client_cpu_s / window:.0%} of one core); machine "
-                     + (f"{r.machine_busy:.0%} busy" if r.machine_busy is not None else "n/a")
-                     + f" of {os.cpu_count()} cores (the database server included)")
+        lines.append(
+            f"CPU             app {stats['cpu_s']:.1f} s ({stats['cpu_s'] / max(stats['wall_s'], 1e-9):.0%} "
+            f"of one core); load generator {r.client_cpu_s:.1f} s "
+            f"({r.client_cpu_s / window:.0%} of one core); machine "
+            + (f"{r.machine_busy:.0%} busy" if r.machine_busy is not None else "n/a")
+            + f" of {os.cpu_count()} cores (the database server included)"
+        )
     if baseline:
-        lines.append(f"dispatcher alone  {baseline['count'] / max(baseline['seconds'], 1e-9):.0f} msg/s on one thread, "
-                     f"p50 {baseline['p50'] * 1e3:.1f} ms, p95 {baseline['p95'] * 1e3:.1f} ms "
-                     f"({baseline['count']} messages, no HTTP, no crypto)")
+        lines.append(
+            f"dispatcher alone  {baseline['count'] / max(baseline['seconds'], 1e-9):.0f} msg/s on one thread, "
+            f"p50 {baseline['p50'] * 1e3:.1f} ms, p95 {baseline['p95'] * 1e3:.1f} ms "
+            f"({baseline['count']} messages, no HTTP, no crypto)"
+        )
     lines.append(f"crypto alone    {crypto_us:.0f} µs per callback (check + decrypt + parse + encrypt the reply)")
     userid, said, reply = r.sample_reply
     if userid:

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine, insert, text
 
-from kaohe.bot.clock import FixedClock
-from kaohe.bot.services import build_services
-from kaohe.bot.settings import load_settings
-from kaohe.campaign import DEFAULT_CAMPAIGN
-from kaohe.operations import load_campaign_file
-from kaohe.schedules.firing import fire_reminder
-from kaohe.storage.migrate import upgrade
-from kaohe.storage.models import ActivityEntry, ScoreEntry, Submission
+from bot.operations import load_campaign_file
+from bot.services import build_services
+from bot.settings import load_settings
+from schedules.firing import fire_reminder
+from storage.campaign import DEFAULT_CAMPAIGN
+from storage.clock import FixedClock
+from storage.migrate import upgrade
+from storage.models import ActivityEntry, ScoreEntry, Submission
 from tests.bulk_roster import add_roster
 from tests.fakes.wecom_server import FakeWeCom
 
@@ -31,8 +31,11 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=4000)
     parser.add_argument("--clerks-per-unit", type=int, default=5)
     parser.add_argument("--submitted", type=float, default=0.1, help="share of units that have submitted")
-    parser.add_argument("--partial", action="store_true",
-                        help="fill a random part of each unit's tables, so nearly every unit reads its own text")
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="fill a random part of each unit's tables, so nearly every unit reads its own text",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run("SQLite", f"sqlite:///{tmp}/bench.db", args)
@@ -44,8 +47,9 @@ def main() -> None:
 def run(label: str, url: str, args) -> None:
     upgrade(url)
     with FakeWeCom() as fake:
-        settings = load_settings(database_url=url, corp_id="bench", secret="bench", agent_id=1,
-                                 api_base=fake.base_url, _env_file=None)
+        settings = load_settings(
+            database_url=url, corp_id="bench", secret="bench", agent_id=1, api_base=fake.base_url, _env_file=None
+        )
         services = build_services(settings, clock=FixedClock(AT))
         campaign, _ = load_campaign_file(services.db, DEFAULT_CAMPAIGN)
         clerks = add_roster(services.db, units=args.units, clerks_per_unit=args.clerks_per_unit, groups=40)
@@ -58,19 +62,23 @@ def run(label: str, url: str, args) -> None:
         done = time.perf_counter()
         delivered = sum(fake.delivered_to(u) for u in clerks)
         services.close()
-    print(f"{label}: {args.units} units, {len(clerks)} clerks{' (partly filled)' if args.partial else ''}\n"
-          f"  select + render + record + enqueue: {handed - started:.2f} s, {fired.recipients} people "
-          f"in {fired.messages} outbox rows\n"
-          f"  delivery to the fake WeCom:        {done - handed:.2f} s, "
-          f"{len(fake.calls_to('message/send'))} message/send calls, {delivered} recipients delivered")
+    print(
+        f"{label}: {args.units} units, {len(clerks)} clerks{' (partly filled)' if args.partial else ''}\n"
+        f"  select + render + record + enqueue: {handed - started:.2f} s, {fired.recipients} people "
+        f"in {fired.messages} outbox rows\n"
+        f"  delivery to the fake WeCom:        {done - handed:.2f} s, "
+        f"{len(fake.calls_to('message/send'))} message/send calls, {delivered} recipients delivered"
+    )
 
 
 def fill(db, campaign, args) -> None:
     """Mark a share of units submitted and, with --partial, fill random entries of the others."""
     rng = random.Random(2013)
     codes = [f"B{i:05d}" for i in range(args.units)]
-    submitted = [dict(campaign_id=campaign.id, unit_code=c, submitted=True, submitted_at=AT, submitted_by="bench")
-                 for c in rng.sample(codes, int(len(codes) * args.submitted))]
+    submitted = [
+        dict(campaign_id=campaign.id, unit_code=c, submitted=True, submitted_at=AT, submitted_by="bench")
+        for c in rng.sample(codes, int(len(codes) * args.submitted))
+    ]
     acts, scores = [], []
     for code in codes if args.partial else []:
         acts += [_entry(campaign, code, a.key, count=2) for a in campaign.activities if rng.random() < 0.5]

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from kaohe.bot.channels.recording import RecordingTransport
-from kaohe.bot.clock import FixedClock
-from kaohe.bot.services import build_services
-from kaohe.bot.settings import load_settings
-from kaohe.campaign import DEFAULT_CAMPAIGN
-from kaohe.demo import SAMPLE_ROSTER
-from kaohe.operations import import_roster_files, load_campaign_file
-from kaohe.storage.migrate import upgrade
+from bot.channels.recording import RecordingTransport
+from bot.demo import SAMPLE_ROSTER
+from bot.operations import import_roster_files, load_campaign_file
+from bot.services import build_services
+from bot.settings import load_settings
+from storage.campaign import DEFAULT_CAMPAIGN
+from storage.clock import FixedClock
+from storage.migrate import upgrade
 from tests.transcript import Chat
 
 pytest_plugins = ["tests.wecom_fixtures"]
@@ -54,6 +54,7 @@ def pg_server_url():
 @pytest.fixture(scope="session")
 def pg_database(pg_server_url):
     from sqlalchemy import create_engine
+
     name = f"kaohe_test_{os.getpid()}"
     admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -70,10 +71,15 @@ def pg_database(pg_server_url):
 @pytest.fixture
 def pg_url(pg_database):
     from sqlalchemy import create_engine
+
     engine = create_engine(pg_database)
     with engine.begin() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'")
+            )
+        ]
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     engine.dispose()
     return pg_database
@@ -126,6 +132,7 @@ def any_services(any_db_url, clock, transport):
 def chat(services):
     def start(userid: str) -> Chat:
         return Chat(services, userid)
+
     return start
 
 
@@ -144,6 +151,14 @@ def kaohe(tmp_path, cli_db_url):
     def run(*args, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("KAOHE_", "WECOM_"))}
         clean.update({"KAOHE_DATABASE_URL": cli_db_url, "PYTHONIOENCODING": "utf-8", **(env or {})})
-        return subprocess.run([str(KAOHE), *map(str, args)], input=input, capture_output=True, encoding="utf-8",
-                              env=clean, cwd=tmp_path, timeout=60)
+        return subprocess.run(
+            [str(KAOHE), *map(str, args)],
+            input=input,
+            capture_output=True,
+            encoding="utf-8",
+            env=clean,
+            cwd=tmp_path,
+            timeout=60,
+        )
+
     return run

@@ -5,15 +5,16 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from kaohe.bot.app import create_app
-from kaohe.bot.services import build_services
-from kaohe.bot.settings import load_settings
+from bot.app import create_app
+from bot.services import build_services
+from bot.settings import load_settings
 
 
 @pytest.fixture
 def admin_client(services):
-    settings = load_settings(database_url=str(services.db.url.render_as_string(hide_password=False)),
-                             admin_token="t0ken", _env_file=None)
+    settings = load_settings(
+        database_url=str(services.db.url.render_as_string(hide_password=False)), admin_token="t0ken", _env_file=None
+    )
     app_services = build_services(settings, clock=services.clock)
     with TestClient(create_app(settings, services=app_services, sender=False)) as client:
         yield client

@@ -1,15 +1,14 @@
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from kaohe.campaign import DEFAULT_CAMPAIGN, load_campaign
-from kaohe.schedules.calendar import (current_phase, days_left, is_open, next_phase, open_phases,
-                                      reminder_state, window)
+from storage.calendar import current_phase, days_left, is_open, next_phase, open_phases, reminder_state, window
+from storage.campaign import DEFAULT_CAMPAIGN, load_campaign
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +90,17 @@ def test_days_left_before_a_phase_is_its_length_and_after_it_zero(campaign):
     assert days_left(campaign, "self_check", local(2013, 12, 23)) == 0
 
 
-@pytest.mark.parametrize("call", [
-    lambda c, now: open_phases(c, now),
-    lambda c, now: current_phase(c, now),
-    lambda c, now: next_phase(c, now),
-    lambda c, now: is_open(c, "self_check", now),
-    lambda c, now: days_left(c, "self_check", now),
-    lambda c, now: reminder_state(c, c.reminders[0], now),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c, now: open_phases(c, now),
+        lambda c, now: current_phase(c, now),
+        lambda c, now: next_phase(c, now),
+        lambda c, now: is_open(c, "self_check", now),
+        lambda c, now: days_left(c, "self_check", now),
+        lambda c, now: reminder_state(c, c.reminders[0], now),
+    ],
+)
 def test_a_naive_now_is_refused(campaign, call):
     with pytest.raises(ValueError, match="timezone-aware"):
         call(campaign, datetime(2013, 12, 12, 10))

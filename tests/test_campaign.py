@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from kaohe.campaign import DEFAULT_CAMPAIGN, CampaignError, load_campaign
-from kaohe.storage.db import Database
-from kaohe.storage.models import CampaignRow
+from storage.campaign import DEFAULT_CAMPAIGN, CampaignError, load_campaign
+from storage.db import Database
+from storage.models import CampaignRow
 
 SHARED_CAMPAIGN = Path(__file__).resolve().parents[2] / "shared" / "campaigns" / "luoyang-2013.toml"
 REFERENCE_CAMPAIGN = SHARED_CAMPAIGN if SHARED_CAMPAIGN.exists() else DEFAULT_CAMPAIGN
@@ -19,16 +19,32 @@ def edited(old: str, new: str, count: int = 1) -> str:
 
 BROKEN = {
     "missing_title": (edited('title = "2013年市直机关党建目标绩效考核"\n', ""), "campaign.title", "missing"),
-    "unknown_org_type": (edited('targets = { "党委" = 6 }', 'targets = { "党委" = 6, "机关" = 3 }'),
-                         "activities[0](dangweihui).targets", "unknown org type '机关'"),
-    "reminder_outside": (edited('at = "2013-12-28T09:10"', 'at = "2014-01-05T09:10"'),
-                         "reminders[7](committee_opens).at", "outside the campaign"),
-    "phase_backwards": (edited('start = "2013-12-23"\nend = "2013-12-27"', 'start = "2013-12-23"\nend = "2013-12-20"'),
-                        "phases[2](group_review)", "before it starts"),
-    "unknown_audience": (edited('audience = "admins"', 'audience = "everyone"'),
-                         "reminders[7](committee_opens).audience", "clerks_not_submitted"),
+    "unknown_org_type": (
+        edited('targets = { "党委" = 6 }', 'targets = { "党委" = 6, "机关" = 3 }'),
+        "activities[0](dangweihui).targets",
+        "unknown org type '机关'",
+    ),
+    "reminder_outside": (
+        edited('at = "2013-12-28T09:10"', 'at = "2014-01-05T09:10"'),
+        "reminders[7](committee_opens).at",
+        "outside the campaign",
+    ),
+    "phase_backwards": (
+        edited('start = "2013-12-23"\nend = "2013-12-27"', 'start = "2013-12-23"\nend = "2013-12-20"'),
+        "phases[2](group_review)",
+        "before it starts",
+    ),
+    "unknown_audience": (
+        edited('audience = "admins"', 'audience = "everyone"'),
+        "reminders[7](committee_opens).audience",
+        "clerks_not_submitted",
+    ),
     "toml_syntax": (edited("[weights]", "[weights"), "(syntax)", "line "),
-    "duplicate_activity": (edited('key = "zongzhihui"', 'key = "dangweihui"'), "activities", "duplicate key 'dangweihui'"),
+    "duplicate_activity": (
+        edited('key = "zongzhihui"', 'key = "dangweihui"'),
+        "activities",
+        "duplicate key 'dangweihui'",
+    ),
 }
 
 
@@ -80,8 +96,10 @@ def test_cli_refuses_a_broken_file_and_keeps_the_active_campaign(kaohe, tmp_path
     assert kaohe("db", "upgrade").returncode == 0
     assert kaohe("campaign", "load", DEFAULT_CAMPAIGN).returncode == 0
     broken = tmp_path / "broken.toml"
-    broken.write_text(edited('id = "luoyang-2013"', 'id = "luoyang-2014"').replace(
-        'audience = "admins"', 'audience = "everyone"'), encoding="utf-8")
+    broken.write_text(
+        edited('id = "luoyang-2013"', 'id = "luoyang-2014"').replace('audience = "admins"', 'audience = "everyone"'),
+        encoding="utf-8",
+    )
     result = kaohe("campaign", "load", broken)
     assert result.returncode != 0
     assert str(broken) in result.stderr and "reminders[7](committee_opens).audience" in result.stderr

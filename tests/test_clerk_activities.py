@@ -1,7 +1,7 @@
 import pytest
 from sqlmodel import select
 
-from kaohe.storage.models import ActivityEntry, AuditEntry
+from storage.models import ActivityEntry, AuditEntry
 
 
 def counts(services, unit="U01"):
@@ -45,9 +45,16 @@ def test_note_after_the_number_is_kept(chat, services):
     assert (entry.count, entry.note) == (6, "其中2次为联合开展")
 
 
-@pytest.mark.parametrize("junk, reason", [
-    ("abc", "数字"), ("-3", "负数"), ("400", "366"), ("6.5", "整数"), ("", "数字"),
-])
+@pytest.mark.parametrize(
+    "junk, reason",
+    [
+        ("abc", "数字"),
+        ("-3", "负数"),
+        ("400", "366"),
+        ("6.5", "整数"),
+        ("", "数字"),
+    ],
+)
 def test_junk_answer_gets_a_reason_and_the_same_question(chat, services, junk, reason):
     c = chat("wangfang")
     c.script("填报", "6")
@@ -65,8 +72,8 @@ def test_three_misses_in_a_row_offer_help_and_cancel(chat):
 
 def test_of_which_may_not_exceed_its_parent(chat, services):
     c = chat("wangfang")
-    c.script("填报", *["1"] * 5, "3")          # … 领导上党课 = 3
-    answer = c.say("4")                         # 其中主要领导上党课 = 4
+    c.script("填报", *["1"] * 5, "3")  # … 领导上党课 = 3
+    answer = c.say("4")  # 其中主要领导上党课 = 4
     assert "不能多于领导上党课" in answer and "其中主要领导上党课" in answer
     assert counts(services)["lingdao_shang_dangke"] == 3
     assert "zhuyao_lingdao_shang_dangke" not in counts(services)
@@ -96,9 +103,14 @@ def test_every_change_is_in_the_audit_trail(chat, services):
     c = chat("wangfang")
     c.script("填报", "6", "上一步", "7 补记一次")
     with services.db.read() as session:
-        trail = [(a.actor, a.key, a.field, a.old, a.new) for a in session.exec(select(AuditEntry).order_by(AuditEntry.id))]
-    assert trail == [("wangfang", "dangweihui", "count", None, "6"), ("wangfang", "dangweihui", "count", "6", "7"),
-                     ("wangfang", "dangweihui", "note", None, "补记一次")]
+        trail = [
+            (a.actor, a.key, a.field, a.old, a.new) for a in session.exec(select(AuditEntry).order_by(AuditEntry.id))
+        ]
+    assert trail == [
+        ("wangfang", "dangweihui", "count", None, "6"),
+        ("wangfang", "dangweihui", "count", "6", "7"),
+        ("wangfang", "dangweihui", "note", None, "补记一次"),
+    ]
 
 
 def test_a_sentence_typed_mid_form_is_read_back(chat):

@@ -1,7 +1,7 @@
 import pytest
 from sqlmodel import select
 
-from kaohe.storage.models import ScoreEntry
+from storage.models import ScoreEntry
 
 
 def scores(services):
@@ -20,9 +20,15 @@ def test_half_points_and_a_note_are_accepted(chat, services):
     assert scores(services) == {"leadership": (115, "组织生活会记录不全扣5分"), "ideology": (112.5, None)}
 
 
-@pytest.mark.parametrize("junk, reason", [
-    ("130", "满分 120 分"), ("-1", "负数"), ("112.3", "半分"), ("很好", "数字"),
-])
+@pytest.mark.parametrize(
+    "junk, reason",
+    [
+        ("130", "满分 120 分"),
+        ("-1", "负数"),
+        ("112.3", "半分"),
+        ("很好", "数字"),
+    ],
+)
 def test_impossible_score_gets_a_reason_and_the_same_question(chat, services, junk, reason):
     c = chat("wangfang")
     c.say("自评")

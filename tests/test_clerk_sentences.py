@@ -1,7 +1,7 @@
 import pytest
 from sqlmodel import select
 
-from kaohe.storage.models import ActivityEntry, ScoreEntry
+from storage.models import ActivityEntry, ScoreEntry
 
 
 def saved(services):

@@ -1,12 +1,15 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from kaohe.storage.models import AuditEntry
 from sqlmodel import select
 
-ALL_ACTIVITIES = ("党委会6次，党小组会12，党员大会1，民主生活会2，政治学习24，领导上党课4，主要领导上党课2，"
-                  "行政领导通报工作1，党建工作汇报2，主要领导参加组织活动6，专职副书记列席4，自查总结情况2，"
-                  "听取群团工作汇报2，文体活动1")
+from storage.models import AuditEntry
+
+ALL_ACTIVITIES = (
+    "党委会6次，党小组会12，党员大会1，民主生活会2，政治学习24，领导上党课4，主要领导上党课2，"
+    "行政领导通报工作1，党建工作汇报2，主要领导参加组织活动6，专职副书记列席4，自查总结情况2，"
+    "听取群团工作汇报2，文体活动1"
+)
 ALL_SCORES = "领导重视情况115，思想建设145，组织建设170，作风建设140.5，党内民主100，党风廉政建设95，创先争优190"
 
 

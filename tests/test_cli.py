@@ -1,13 +1,13 @@
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from kaohe.campaign import DEFAULT_CAMPAIGN, load_campaign
-from kaohe.operations import setup_demo
-from kaohe.storage import roster
-from kaohe.storage.db import Database
+from bot.operations import setup_demo
+from storage import roster
+from storage.campaign import DEFAULT_CAMPAIGN, load_campaign
+from storage.db import Database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EXPORT_KEYS = {"code", "name", "org_type", "group", "activities", "scores", "submitted", "submitted_at"}
@@ -16,7 +16,7 @@ EXPORT_KEYS = {"code", "name", "org_type", "group", "activities", "scores", "sub
 @pytest.fixture
 def demo_db(cli_db_url, tmp_path):
     db = Database(cli_db_url)
-    setup_demo(db, tmp_path / "demo.toml", datetime.now(timezone.utc))
+    setup_demo(db, tmp_path / "demo.toml", datetime.now(UTC))
     db.dispose()
     return cli_db_url
 
@@ -45,7 +45,7 @@ def test_command_on_an_unmigrated_database_asks_for_db_upgrade_in_one_line(kaohe
 
 
 def test_demo_moves_self_check_over_today_with_a_reminder_minutes_away(kaohe, tmp_path):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     result = kaohe("demo", "--campaign-out", tmp_path / "demo.toml")
     assert result.returncode == 0, result.stderr
     campaign = load_campaign(tmp_path / "demo.toml")

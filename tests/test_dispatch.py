@@ -2,9 +2,9 @@ import threading
 
 from sqlmodel import select
 
-from kaohe.bot.services import build_services
-from kaohe.handlers.base import Inbound
-from kaohe.storage.models import ActivityEntry, AuditEntry, DialogState
+from bot.services import build_services
+from handlers.base import Inbound
+from storage.models import ActivityEntry, AuditEntry, DialogState
 from tests.transcript import Chat
 
 
@@ -99,8 +99,9 @@ def test_unstorable_characters_from_any_channel_are_dropped(any_services):
 def test_message_keys_are_forgotten_after_a_week(services, clock):
     from datetime import timedelta
 
-    from kaohe.storage import dialogs
-    from kaohe.storage.models import ProcessedMessage
+    from storage import dialogs
+    from storage.models import ProcessedMessage
+
     services.dispatcher.dispatch(Inbound("sim", "wangfang", "帮助", "old"))
     with services.db.write() as session:
         assert dialogs.prune_processed(session=session, before=clock.now() - timedelta(days=7)) == 0

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from kaohe.handlers.export import ExportError, export_tables
+from handlers.export import ExportError, export_tables
 from tests.test_clerk_submit import fill_everything
 
 

@@ -2,18 +2,18 @@ import io
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from kaohe.campaign import DEFAULT_CAMPAIGN, load_campaign
-from kaohe.handlers.export import export_tables
-from kaohe.handlers.export_xlsx import workbook_bytes
-from kaohe.handlers.progress import Line, UnitProgress
-from kaohe.handlers.tables import questions
-from kaohe.storage.models import Unit
+from handlers.export import export_tables
+from handlers.export_xlsx import workbook_bytes
+from handlers.progress import Line, UnitProgress
+from handlers.tables import questions
+from storage.campaign import DEFAULT_CAMPAIGN, load_campaign
+from storage.models import Unit
 from tests.test_clerk_submit import fill_everything
 
 KAOHE = Path(sys.executable).parent / "kaohe"
@@ -151,7 +151,7 @@ def readme_values(now=None) -> list:
 
 
 def test_instructions_give_the_export_time_in_the_campaigns_timezone():
-    assert "2013-12-20 09:30（Asia/Shanghai）" in readme_values(datetime(2013, 12, 20, 1, 30, tzinfo=timezone.utc))
+    assert "2013-12-20 09:30（Asia/Shanghai）" in readme_values(datetime(2013, 12, 20, 1, 30, tzinfo=UTC))
 
 
 def test_instructions_name_the_campaign_and_its_document_number():
@@ -168,7 +168,7 @@ def test_instructions_count_the_submitted_units(chat, services):
 
 def test_user_text_starting_with_equals_is_never_a_formula():
     campaign = load_campaign(DEFAULT_CAMPAIGN)
-    unit = Unit(code="U99", name="=HYPERLINK(\"http://x\")", org_type="支部", group_id=1)
+    unit = Unit(code="U99", name='=HYPERLINK("http://x")', org_type="支部", group_id=1)
     acts = [Line(q, None, None) for q in questions(campaign, "activity", "支部")]
     row = UnitProgress(unit=unit, group_name="第一联络组", activities=acts, scores=[])
     ws = openpyxl.load_workbook(io.BytesIO(workbook_bytes(campaign, [row])))["附件1 统计表"]
@@ -178,19 +178,30 @@ def test_user_text_starting_with_equals_is_never_a_formula():
 @pytest.fixture
 def demo_env(tmp_path):
     env = {**os.environ, "KAOHE_DATABASE_URL": f"sqlite:///{tmp_path / 'kaohe.db'}"}
-    subprocess.run([KAOHE, "demo", "--campaign-out", tmp_path / "demo.toml"], env=env, cwd=tmp_path,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [KAOHE, "demo", "--campaign-out", tmp_path / "demo.toml"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     return env
 
 
 def test_cli_writes_an_xlsx_file_openpyxl_reads(demo_env, tmp_path):
-    done = subprocess.run([KAOHE, "export", "--format", "xlsx", "-o", "out.xlsx"], env=demo_env, cwd=tmp_path,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [KAOHE, "export", "--format", "xlsx", "-o", "out.xlsx"],
+        env=demo_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert openpyxl.load_workbook(tmp_path / "out.xlsx").sheetnames[:2] == ["附件1 统计表", "附件2 自查表"]
 
 
 def test_cli_refuses_xlsx_to_the_terminal_with_a_clear_message(demo_env, tmp_path):
-    done = subprocess.run([KAOHE, "export", "--format", "xlsx"], env=demo_env, cwd=tmp_path,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [KAOHE, "export", "--format", "xlsx"], env=demo_env, cwd=tmp_path, capture_output=True, text=True
+    )
     assert done.returncode != 0 and "-o FILE" in done.stderr and done.stdout == ""

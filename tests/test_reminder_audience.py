@@ -1,13 +1,26 @@
-from kaohe.campaign import AUDIENCES as FILE_AUDIENCES
-from kaohe.schedules.audience import AUDIENCES, select_audience
-from kaohe.storage import campaigns
+from schedules.audience import AUDIENCES, select_audience
+from storage import campaigns
+from storage.campaign import AUDIENCES as FILE_AUDIENCES
 from tests.bulk_roster import add_roster
 from tests.conftest import IN_SELF_CHECK
 from tests.test_clerk_submit import fill_everything
 
 UNIT_01_CLERKS = {"wangfang", "majun"}
-ALL_CLERKS = {"wangfang", "majun", "liqiang", "zhangmin", "liujing", "chenjie", "yangyang", "zhaolei", "huangyan",
-              "zhoutao", "wuxia", "xuhui", "sunli"}
+ALL_CLERKS = {
+    "wangfang",
+    "majun",
+    "liqiang",
+    "zhangmin",
+    "liujing",
+    "chenjie",
+    "yangyang",
+    "zhaolei",
+    "huangyan",
+    "zhoutao",
+    "wuxia",
+    "xuhui",
+    "sunli",
+}
 
 
 def letters(services, key, now=IN_SELF_CHECK):

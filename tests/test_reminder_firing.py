@@ -7,16 +7,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from kaohe.bot.services import build_services
-from kaohe.bot.settings import load_settings
-from kaohe.campaign import DEFAULT_CAMPAIGN
-from kaohe.demo import SAMPLE_ROSTER, demo_campaign_text
-from kaohe.operations import import_roster_files, load_campaign_file
-from kaohe.schedules import firing
-from kaohe.schedules.firing import fire_reminder
-from kaohe.schedules.runner import LEASE_S, ReminderScheduler
-from kaohe.storage import campaigns
-from kaohe.storage.models import Outbox, ReminderRun, ReminderSend
+from bot.demo import SAMPLE_ROSTER, demo_campaign_text
+from bot.operations import import_roster_files, load_campaign_file
+from bot.services import build_services
+from bot.settings import load_settings
+from schedules import firing
+from schedules.firing import fire_reminder
+from schedules.runner import LEASE_S, ReminderScheduler
+from storage import campaigns
+from storage.campaign import DEFAULT_CAMPAIGN
+from storage.models import Outbox, ReminderRun, ReminderSend
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLERKS = 13
@@ -64,6 +64,7 @@ def schedulers():
     def start(services):
         started.append(ReminderScheduler(services).start(paused=True))
         return started[-1]
+
     yield start
     for s in started:
         s.stop()
@@ -119,6 +120,7 @@ def test_two_schedulers_racing_at_the_same_moment_deliver_once_each(any_services
         campaign, reminder = active(services, "self_check_week")
         barrier.wait()
         outcomes.append(fire_reminder(services.db, campaign, reminder, services.clock.now()).outcome)
+
     threads = [threading.Thread(target=race, args=(s,)) for s in (any_services, twin)]
     for t in threads:
         t.start()
@@ -134,6 +136,7 @@ def test_a_crash_while_firing_leaves_nothing_behind_and_the_next_try_sends_once(
     def crash(**kwargs):
         real(**kwargs)
         raise RuntimeError("power cut")
+
     monkeypatch.setattr(firing.reminders, "enqueue_batches", crash)
     with pytest.raises(RuntimeError):
         fire(any_services, "self_check_week")
@@ -173,7 +176,7 @@ def test_a_reminder_missed_while_down_is_sent_once_on_return(services, scheduler
 def test_a_reminder_whose_phase_ended_while_down_is_skipped_with_a_log_line(services, schedulers, clock, caplog):
     clock.at = local(2013, 12, 23, 10)
     runner = schedulers(services)
-    with caplog.at_level(logging.WARNING, logger="kaohe.schedules.firing"):
+    with caplog.at_level(logging.WARNING, logger="schedules.firing"):
         fired = runner.sync()
     assert [f.key for f in fired if f.outcome == "fired"] == ["group_review_opens"]
     skipped = [r.message for r in caplog.records if "skipped" in r.message]
@@ -220,7 +223,7 @@ def test_a_refused_campaign_edit_keeps_the_schedule(filed_services, schedulers, 
     runner.sync()
     text = campaign_file.read_text(encoding="utf-8")
     campaign_file.write_text(text.replace('at = "2013-12-20T09:10"', 'at = "soon"'), encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="kaohe.schedules.runner"):
+    with caplog.at_level(logging.WARNING, logger="schedules.runner"):
         runner.sync()
     assert runner.job("self_check_two_days").next_run_time == local(2013, 12, 20, 9, 10)
     assert any("refused" in r.message for r in caplog.records)
@@ -229,8 +232,9 @@ def test_a_refused_campaign_edit_keeps_the_schedule(filed_services, schedulers, 
 def test_the_demo_reminders_fire_minutes_after_start(sqlite_url, clock, transport, tmp_path, schedulers):
     path = tmp_path / "demo.toml"
     path.write_text(demo_campaign_text(clock.now()), encoding="utf-8")
-    services = build_services(load_settings(database_url=sqlite_url, campaign=str(path), _env_file=None),
-                              clock=clock, transport=transport)
+    services = build_services(
+        load_settings(database_url=sqlite_url, campaign=str(path), _env_file=None), clock=clock, transport=transport
+    )
     load_campaign_file(services.db, path)
     import_roster_files(services.db, SAMPLE_ROSTER / "units.csv", SAMPLE_ROSTER / "people.csv")
     runner = schedulers(services)

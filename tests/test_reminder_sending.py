@@ -4,17 +4,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from kaohe.bot.channels.wecom_transport import WeComTransport
-from kaohe.bot.delivery import MAX_ATTEMPTS
-from kaohe.bot.services import build_services
-from kaohe.bot.settings import load_settings
-from kaohe.campaign import DEFAULT_CAMPAIGN
-from kaohe.demo import SAMPLE_ROSTER
-from kaohe.operations import import_roster_files, load_campaign_file
-from kaohe.schedules.firing import fire_reminder
-from kaohe.schedules.report import reminders_report
-from kaohe.storage import campaigns, outbox
-from kaohe.storage.models import Outbox
+from bot.channels.wecom_transport import WeComTransport
+from bot.delivery import MAX_ATTEMPTS
+from bot.demo import SAMPLE_ROSTER
+from bot.operations import import_roster_files, load_campaign_file
+from bot.services import build_services
+from bot.settings import load_settings
+from schedules.firing import fire_reminder
+from schedules.report import reminders_report
+from storage import campaigns, outbox
+from storage.campaign import DEFAULT_CAMPAIGN
+from storage.models import Outbox
 from tests.bulk_roster import add_roster
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -24,8 +24,9 @@ CLERKS = 13
 @pytest.fixture
 def wecom(sqlite_url, clock, fake):
     """Services that send through WeComTransport to the fake WeCom server on loopback."""
-    settings = load_settings(database_url=sqlite_url, corp_id="wwcorp", secret="s3cret", agent_id=1,
-                             api_base=fake.base_url, _env_file=None)
+    settings = load_settings(
+        database_url=sqlite_url, corp_id="wwcorp", secret="s3cret", agent_id=1, api_base=fake.base_url, _env_file=None
+    )
     services = build_services(settings, clock=clock, transport=WeComTransport(settings, timeout=0.5))
     load_campaign_file(services.db, DEFAULT_CAMPAIGN)
     import_roster_files(services.db, SAMPLE_ROSTER / "units.csv", SAMPLE_ROSTER / "people.csv")
@@ -105,8 +106,9 @@ def test_a_persistent_failure_ends_failed_and_the_report_shows_it(wecom, fake, c
 def test_a_31st_message_to_one_person_within_a_minute_waits(wecom, fake, clock):
     with wecom.db.write() as session:
         for i in range(30):
-            outbox.enqueue(session=session, key=f"chat:{i}", content=f"回复 {i}", recipients=["wangfang"],
-                           now=clock.now())
+            outbox.enqueue(
+                session=session, key=f"chat:{i}", content=f"回复 {i}", recipients=["wangfang"], now=clock.now()
+            )
     wecom.sender.drain()
     fire(wecom, "opening")
     wecom.sender.drain()

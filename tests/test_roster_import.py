@@ -5,11 +5,11 @@ import zipfile
 import openpyxl
 import pytest
 
-from kaohe.demo import SAMPLE_ROSTER
-from kaohe.handlers.roster_import import ImportFileError
-from kaohe.operations import import_roster_files
-from kaohe.storage import roster
-from kaohe.storage.db import Database
+from bot.demo import SAMPLE_ROSTER
+from bot.operations import import_roster_files
+from handlers.roster_import import ImportFileError
+from storage import roster
+from storage.db import Database
 
 UNITS = SAMPLE_ROSTER / "units.csv"
 PEOPLE = SAMPLE_ROSTER / "people.csv"
@@ -28,8 +28,9 @@ def snapshot(db: Database) -> tuple:
     with db.read() as session:
         groups = {g.id: g.name for g in roster.groups(session=session)}
         units = sorted((u.code, u.name, u.org_type, groups[u.group_id]) for u in roster.units(session=session))
-        people = sorted((p.userid, p.name, p.role, p.unit_code, groups.get(p.group_id))
-                        for p in roster.people(session=session))
+        people = sorted(
+            (p.userid, p.name, p.role, p.unit_code, groups.get(p.group_id)) for p in roster.people(session=session)
+        )
     return sorted(groups.values()), units, people
 
 
@@ -83,12 +84,16 @@ def test_changed_name_is_reported_updated(db, tmp_path):
 
 
 def test_refused_unit_rows_carry_their_spreadsheet_row_numbers(db, tmp_path):
-    units = write_csv(tmp_path / "units.csv", UNIT_HEADER, [
-        ["U01", "市财政局机关党委", "党委", "第一联络组"],
-        ["U02", "市教育局机关党委", "机关", "第一联络组"],
-        [],
-        ["U01", "市财政局机关党委", "党委", "第一联络组"],
-    ])
+    units = write_csv(
+        tmp_path / "units.csv",
+        UNIT_HEADER,
+        [
+            ["U01", "市财政局机关党委", "党委", "第一联络组"],
+            ["U02", "市教育局机关党委", "机关", "第一联络组"],
+            [],
+            ["U01", "市财政局机关党委", "党委", "第一联络组"],
+        ],
+    )
     people = write_csv(tmp_path / "people.csv", PEOPLE_HEADER, [])
     report = import_roster_files(db, units, people)[0]
     assert report.added == ["U01"]
@@ -97,14 +102,17 @@ def test_refused_unit_rows_carry_their_spreadsheet_row_numbers(db, tmp_path):
     assert "U01 重复" in report.refused[1][1]
 
 
-@pytest.mark.parametrize(("row", "reason"), [
-    (["zhangsan", "张三", "填报员", "U99", ""], "单位编码 U99 不存在"),
-    (["zhangsan", "张三", "书记", "U01", ""], "角色「书记」不认识"),
-    (["wangfang", "王芳", "填报员", "U01", ""], "企业微信账号 wangfang 重复"),
-    (["zhangsan", "张三", "填报员", "", ""], "填报员 张三 缺少单位编码"),
-    (["zhangsan", "张三", "联络员", "", "第九联络组"], "联络员 张三 的联络组「第九联络组」不存在"),
-    (["zhang san", "张三", "填报员", "U01", ""], "企业微信账号「zhang san」无效"),
-])
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (["zhangsan", "张三", "填报员", "U99", ""], "单位编码 U99 不存在"),
+        (["zhangsan", "张三", "书记", "U01", ""], "角色「书记」不认识"),
+        (["wangfang", "王芳", "填报员", "U01", ""], "企业微信账号 wangfang 重复"),
+        (["zhangsan", "张三", "填报员", "", ""], "填报员 张三 缺少单位编码"),
+        (["zhangsan", "张三", "联络员", "", "第九联络组"], "联络员 张三 的联络组「第九联络组」不存在"),
+        (["zhang san", "张三", "填报员", "U01", ""], "企业微信账号「zhang san」无效"),
+    ],
+)
 def test_refused_person_row_carries_its_row_number_and_reason(db, tmp_path, row, reason):
     people = write_csv(tmp_path / "people.csv", PEOPLE_HEADER, [["wangfang", "王芳", "填报员", "U01", ""], row])
     report = import_roster_files(db, UNITS, people)[1]
@@ -179,7 +187,9 @@ def test_missing_file_is_refused_in_chinese(db, tmp_path):
 
 def test_cli_prints_the_report_with_row_numbers(kaohe, tmp_path):
     assert kaohe("db", "upgrade").returncode == 0
-    people = write_csv(tmp_path / "people.csv", PEOPLE_HEADER, csv_rows(PEOPLE)[1:] + [["x1", "某人", "书记", "U01", ""]])
+    people = write_csv(
+        tmp_path / "people.csv", PEOPLE_HEADER, csv_rows(PEOPLE)[1:] + [["x1", "某人", "书记", "U01", ""]]
+    )
     result = kaohe("roster", "import", UNITS, people)
     assert result.returncode == 0, result.stderr
     assert "单位：新增 12，更新 0，未变 0，拒绝 0" in result.stdout

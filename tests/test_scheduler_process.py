@@ -2,12 +2,12 @@ import os
 import signal
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from kaohe.storage.db import Database
-from kaohe.storage.models import Lease, Outbox
+from storage.db import Database
+from storage.models import Lease, Outbox
 from tests.conftest import KAOHE
 
 DEADLINE_S = 30
@@ -34,9 +34,11 @@ def test_kaohe_scheduler_sends_a_due_reminder_and_a_second_one_stands_by(tmp_pat
     db = Database(cli_db_url)
     first = start(tmp_path, cli_db_url, "first")
     try:
+
         def sent():
             with db.read() as session:
                 return session.exec(select(Outbox).where(Outbox.status == "sent")).first() is not None
+
         assert wait_for(sent), (tmp_path / "first.log").read_text()
         second = start(tmp_path, cli_db_url, "second")
         assert wait_for(lambda: "stands by" in (tmp_path / "second.log").read_text())
@@ -48,6 +50,6 @@ def test_kaohe_scheduler_sends_a_due_reminder_and_a_second_one_stands_by(tmp_pat
     with db.read() as session:
         rows = list(session.exec(select(Outbox)))
         lease = session.get(Lease, "scheduler")
-    assert lease.expires_at <= datetime.now(timezone.utc)  # released on a clean stop
+    assert lease.expires_at <= datetime.now(UTC)  # released on a clean stop
     assert [r.source for r in rows] == ["reminder"] and len(rows[0].recipients) == 13
     db.dispose()

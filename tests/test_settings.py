@@ -1,12 +1,23 @@
 import pytest
 
-from kaohe.bot.settings import SettingsError, load_settings
-from kaohe.campaign import DEFAULT_CAMPAIGN
+from bot.settings import SettingsError, load_settings
+from storage.campaign import DEFAULT_CAMPAIGN
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-VARIABLES = ("KAOHE_DATABASE_URL", "KAOHE_CAMPAIGN", "KAOHE_ADMIN_TOKEN", "WECOM_CORP_ID", "WECOM_AGENT_ID",
-             "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY", "WECOM_BOT_TOKEN", "WECOM_BOT_AES_KEY",
-             "WECOM_API_BASE", "WECOM_MAX_AGE_S")
+VARIABLES = (
+    "KAOHE_DATABASE_URL",
+    "KAOHE_CAMPAIGN",
+    "KAOHE_ADMIN_TOKEN",
+    "WECOM_CORP_ID",
+    "WECOM_AGENT_ID",
+    "WECOM_SECRET",
+    "WECOM_TOKEN",
+    "WECOM_AES_KEY",
+    "WECOM_BOT_TOKEN",
+    "WECOM_BOT_AES_KEY",
+    "WECOM_API_BASE",
+    "WECOM_MAX_AGE_S",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -26,18 +37,21 @@ def test_defaults_need_no_configuration():
     assert not (s.app_enabled or s.sending_enabled or s.bot_enabled)
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("WECOM_AES_KEY", AES_KEY[:42]),
-    ("WECOM_BOT_AES_KEY", AES_KEY[:42]),
-    ("KAOHE_DATABASE_URL", "mysql://kaohe@localhost/kaohe"),
-    ("KAOHE_DATABASE_URL", "not a url"),
-    ("WECOM_AGENT_ID", "10000o2"),
-    ("WECOM_MAX_AGE_S", "-1"),
-    ("WECOM_MAX_AGE_S", "ten minutes"),
-    ("WECOM_API_BASE", "qyapi.weixin.qq.com/cgi-bin/"),
-    ("WECOM_API_BASE", "ftp://qyapi.weixin.qq.com/"),
-    ("WECOM_TOKEN", "token with spaces"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("WECOM_AES_KEY", AES_KEY[:42]),
+        ("WECOM_BOT_AES_KEY", AES_KEY[:42]),
+        ("KAOHE_DATABASE_URL", "mysql://kaohe@localhost/kaohe"),
+        ("KAOHE_DATABASE_URL", "not a url"),
+        ("WECOM_AGENT_ID", "10000o2"),
+        ("WECOM_MAX_AGE_S", "-1"),
+        ("WECOM_MAX_AGE_S", "ten minutes"),
+        ("WECOM_API_BASE", "qyapi.weixin.qq.com/cgi-bin/"),
+        ("WECOM_API_BASE", "ftp://qyapi.weixin.qq.com/"),
+        ("WECOM_TOKEN", "token with spaces"),
+    ],
+)
 def test_malformed_value_is_refused_in_one_line_naming_the_variable(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as refused:
@@ -71,16 +85,24 @@ def test_values_are_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("WECOM_MAX_AGE_S", "0")
     s = load_settings()
     assert s.database_url == "postgresql+psycopg://kaohe:pw@db/kaohe"
-    assert (s.corp_id, s.token, s.aes_key, s.agent_id, s.secret) == ("ww0123456789abcdef", "Tok3n", AES_KEY,
-                                                                      1000002, "s3cret")
+    assert (s.corp_id, s.token, s.aes_key, s.agent_id, s.secret) == (
+        "ww0123456789abcdef",
+        "Tok3n",
+        AES_KEY,
+        1000002,
+        "s3cret",
+    )
     assert s.api_base == "http://127.0.0.1:9999/cgi-bin/"
     assert s.max_age_s == 0
     assert s.app_enabled and s.sending_enabled
 
 
 def test_values_are_read_from_a_dot_env_file(tmp_path):
-    (tmp_path / ".env").write_text(f"KAOHE_ADMIN_TOKEN=adm1n\nWECOM_BOT_TOKEN=bottoken\nWECOM_BOT_AES_KEY={AES_KEY}\n"
-                                   "KAOHE_CAMPAIGN=campaigns/2014.toml\n", encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        f"KAOHE_ADMIN_TOKEN=adm1n\nWECOM_BOT_TOKEN=bottoken\nWECOM_BOT_AES_KEY={AES_KEY}\n"
+        "KAOHE_CAMPAIGN=campaigns/2014.toml\n",
+        encoding="utf-8",
+    )
     s = load_settings()
     assert s.admin_token == "adm1n"
     assert s.bot_enabled
@@ -107,10 +129,13 @@ def test_generic_variable_names_of_the_host_are_not_read(monkeypatch):
     assert (s.token, s.secret, s.database_url) == (None, None, "sqlite:///./var/kaohe.db")
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("WECOM_AES_KEY", AES_KEY[:42]),
-    ("KAOHE_DATABASE_URL", "mysql://kaohe@localhost/kaohe"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("WECOM_AES_KEY", AES_KEY[:42]),
+        ("KAOHE_DATABASE_URL", "mysql://kaohe@localhost/kaohe"),
+    ],
+)
 def test_serve_with_a_bad_variable_exits_with_one_line_naming_it(kaohe, variable, value):
     result = kaohe("serve", "--port", "0", env={variable: value})
     assert result.returncode != 0

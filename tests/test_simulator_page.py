@@ -4,7 +4,7 @@ import shutil
 import socket
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,17 +13,24 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 from sqlmodel import func, select
 
-from kaohe.bot.app import create_app
-from kaohe.bot.services import build_services
-from kaohe.bot.settings import load_settings
-from kaohe.operations import setup_demo
-from kaohe.storage.db import Database
-from kaohe.storage.models import Outbox, ProcessedMessage
+from bot.app import create_app
+from bot.operations import setup_demo
+from bot.services import build_services
+from bot.settings import load_settings
+from storage.db import Database
+from storage.models import Outbox, ProcessedMessage
 
 IN_CI = os.environ.get("CI") == "true"
 CHROMIUM = os.environ.get("KAOHE_TEST_CHROMIUM") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 WAIT_MS = 10_000
 
@@ -32,7 +39,7 @@ WAIT_MS = 10_000
 def demo_url(tmp_path):
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     db = Database(url)
-    setup_demo(db, tmp_path / "demo.toml", datetime.now(timezone.utc))
+    setup_demo(db, tmp_path / "demo.toml", datetime.now(UTC))
     db.dispose()
     return url
 
@@ -70,10 +77,16 @@ def browser(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(f"BROWSER TESTS SKIPPED: {message}")
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 1280, "height": 800}, locale="zh-CN")
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 800},
+            locale="zh-CN",
+        )
         yield context
         context.close()
 
@@ -90,11 +103,13 @@ def page(browser, demo_services):
 
 @pytest.fixture
 def u01_submitted(demo_services):
-    from kaohe.storage import campaigns, entries
+    from storage import campaigns, entries
+
     with demo_services.db.write() as session:
         campaign = campaigns.active_campaign(session=session)
-        entries.set_submitted(session=session, campaign_id=campaign.id, unit_code="U01", actor="wangfang",
-                              submitted=True)
+        entries.set_submitted(
+            session=session, campaign_id=campaign.id, unit_code="U01", actor="wangfang", submitted=True
+        )
 
 
 def speak_as(page, name: str, text: str):
@@ -144,32 +159,38 @@ def count(services, model) -> int:
         return session.exec(select(func.count()).select_from(model)).one()
 
 
-@pytest.mark.parametrize("body", [
-    {},
-    {"userid": "wangfang"},
-    {"text": "帮助"},
-    {"userid": "wangfang", "text": ""},
-    {"userid": "", "text": "帮助"},
-    {"userid": "wangfang", "text": "党" * 10_000},
-    {"userid": "w" * 65, "text": "帮助"},
-    {"userid": 42, "text": "帮助"},
-    {"userid": "wangfang", "text": ["帮助"]},
-    [],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"userid": "wangfang"},
+        {"text": "帮助"},
+        {"userid": "wangfang", "text": ""},
+        {"userid": "", "text": "帮助"},
+        {"userid": "wangfang", "text": "党" * 10_000},
+        {"userid": "w" * 65, "text": "帮助"},
+        {"userid": 42, "text": "帮助"},
+        {"userid": "wangfang", "text": ["帮助"]},
+        [],
+    ],
+)
 def test_send_with_junk_fields_is_a_422_and_writes_nothing(api, demo_services, body):
     response = api.post("/api/sim/send", json=body)
     assert response.status_code == 422
     assert count(demo_services, ProcessedMessage) == 0 and count(demo_services, Outbox) == 0
 
 
-@pytest.mark.parametrize("raw", [
-    b"not json",
-    b'{"userid": "wangfang", "text": ',
-    b"\xff\xfe\x00",
-    b'{"userid": "wangfang", "text": "\\ud800"}',
-    b'{"userid": "wangfang", "text": "a\\u0000b"}',
-    b'{"userid": "wang\\ud800", "text": "hi"}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b'{"userid": "wangfang", "text": ',
+        b"\xff\xfe\x00",
+        b'{"userid": "wangfang", "text": "\\ud800"}',
+        b'{"userid": "wangfang", "text": "a\\u0000b"}',
+        b'{"userid": "wang\\ud800", "text": "hi"}',
+    ],
+)
 def test_send_with_a_body_that_cannot_be_read_or_stored_is_a_4xx(api, demo_services, raw):
     response = api.post("/api/sim/send", content=raw, headers={"Content-Type": "application/json"})
     assert 400 <= response.status_code < 500
@@ -177,7 +198,7 @@ def test_send_with_a_body_that_cannot_be_read_or_stored_is_a_4xx(api, demo_servi
 
 
 def test_refused_request_is_logged_and_not_echoed_back(api, caplog):
-    caplog.set_level(logging.INFO, logger="kaohe.bot.app")
+    caplog.set_level(logging.INFO, logger="bot.app")
     response = api.post("/api/sim/send", json={"userid": "wangfang", "text": "秘密" * 3000})
     assert response.status_code == 422 and "秘密" not in response.text
     assert any("refused POST /api/sim/send: body.text" in r.getMessage() for r in caplog.records)
@@ -186,7 +207,9 @@ def test_refused_request_is_logged_and_not_echoed_back(api, caplog):
 def test_send_as_someone_not_on_the_roster_gets_a_polite_answer(api):
     response = api.post("/api/sim/send", json={"userid": "nobody", "text": "帮助"})
     assert response.status_code == 200
-    assert response.json() == {"replies": ["您好！您还不在本次考核的名单中，暂时无法使用考核助手。如有疑问，请联系市直工委组织部。"]}
+    assert response.json() == {
+        "replies": ["您好！您还不在本次考核的名单中，暂时无法使用考核助手。如有疑问，请联系市直工委组织部。"]
+    }
 
 
 def test_send_longer_than_a_chat_message_is_answered_in_chinese(api):
@@ -208,8 +231,14 @@ def test_feed_lists_messages_to_others_with_names(u01_submitted, api):
 
 @pytest.fixture
 def guarded_api(demo_url):
-    settings = load_settings(database_url=demo_url, corp_id="ww0123456789abcdef", token="Tok3n", aes_key=AES_KEY,
-                             admin_token="adm1n-t0ken", _env_file=None)
+    settings = load_settings(
+        database_url=demo_url,
+        corp_id="ww0123456789abcdef",
+        token="Tok3n",
+        aes_key=AES_KEY,
+        admin_token="adm1n-t0ken",
+        _env_file=None,
+    )
     services = build_services(settings)
     yield TestClient(create_app(settings, services=services, sender=False))
     services.close()
@@ -219,8 +248,10 @@ def guarded_api(demo_url):
 def test_simulator_api_behind_a_real_wecom_app_needs_the_admin_token(guarded_api, headers):
     assert guarded_api.get("/api/sim/people", headers=headers).status_code == 401
     assert guarded_api.get("/api/sim/messages", headers=headers).status_code == 401
-    assert guarded_api.post("/api/sim/send", json={"userid": "hezhiyuan", "text": "帮助"},
-                            headers=headers).status_code == 401
+    assert (
+        guarded_api.post("/api/sim/send", json={"userid": "hezhiyuan", "text": "帮助"}, headers=headers).status_code
+        == 401
+    )
 
 
 def test_simulator_api_behind_a_real_wecom_app_opens_with_the_admin_token(guarded_api):

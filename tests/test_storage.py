@@ -8,12 +8,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from kaohe.campaign import DEFAULT_CAMPAIGN
-from kaohe.storage import dialogs
-from kaohe.storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from kaohe.storage.db import Database
-from kaohe.storage.migrate import alembic_config
-from kaohe.storage.models import DialogState
+from storage import (
+    dialogs,
+    models,  # noqa: F401  (registers the tables on SQLModel.metadata)
+)
+from storage.campaign import DEFAULT_CAMPAIGN
+from storage.db import Database
+from storage.migrate import alembic_config
+from storage.models import DialogState
 
 THREADS, ROUNDS = 8, 25
 

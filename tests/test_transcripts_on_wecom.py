@@ -3,8 +3,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from kaohe.bot.app import create_app
-from kaohe.handlers.export import export_tables
+from bot.app import create_app
+from handlers.export import export_tables
 from tests.test_clerk_submit import ALL_ACTIVITIES, ALL_SCORES
 from tests.transcript import Chat
 from tests.wecom_client_side import CallbackChat

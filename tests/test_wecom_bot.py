@@ -5,13 +5,13 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from kaohe.bot.app import create_app
-from kaohe.bot.channels.wecom_api import CallbackCrypto
-from kaohe.bot.services import build_services
-from kaohe.bot.settings import load_settings
-from kaohe.campaign import DEFAULT_CAMPAIGN
-from kaohe.demo import SAMPLE_ROSTER
-from kaohe.operations import import_roster_files, load_campaign_file
+from bot.app import create_app
+from bot.channels.wecom_api import CallbackCrypto
+from bot.demo import SAMPLE_ROSTER
+from bot.operations import import_roster_files, load_campaign_file
+from bot.services import build_services
+from bot.settings import load_settings
+from storage.campaign import DEFAULT_CAMPAIGN
 
 BOT_TOKEN = "botToken7"
 BOT_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -42,8 +42,15 @@ def signed(payload: bytes | dict, timestamp=None):
 
 
 def group_text(userid, content, msgid="m1"):
-    return {"msgid": msgid, "aibotid": "bot1", "chatid": "CHAT1", "chattype": "group",
-            "from": {"userid": userid}, "msgtype": "text", "text": {"content": content}}
+    return {
+        "msgid": msgid,
+        "aibotid": "bot1",
+        "chatid": "CHAT1",
+        "chattype": "group",
+        "from": {"userid": userid},
+        "msgtype": "text",
+        "text": {"content": content},
+    }
 
 
 def opened(body: str) -> dict:
@@ -70,18 +77,38 @@ def test_group_message_with_a_mention_gets_a_finished_stream_answer(bot):
 
 
 def test_redelivered_bot_message_changes_nothing(bot):
-    bot.post("/wecom/bot/callback", params=signed(group_text("wangfang", "填报", "a"))[0],
-             content=signed(group_text("wangfang", "填报", "a"))[1])
-    first = opened(bot.post("/wecom/bot/callback", params=signed(group_text("wangfang", "6", "b"))[0],
-                            content=signed(group_text("wangfang", "6", "b"))[1]).text)
-    again = opened(bot.post("/wecom/bot/callback", params=signed(group_text("wangfang", "6", "b"))[0],
-                            content=signed(group_text("wangfang", "6", "b"))[1]).text)
+    bot.post(
+        "/wecom/bot/callback",
+        params=signed(group_text("wangfang", "填报", "a"))[0],
+        content=signed(group_text("wangfang", "填报", "a"))[1],
+    )
+    first = opened(
+        bot.post(
+            "/wecom/bot/callback",
+            params=signed(group_text("wangfang", "6", "b"))[0],
+            content=signed(group_text("wangfang", "6", "b"))[1],
+        ).text
+    )
+    again = opened(
+        bot.post(
+            "/wecom/bot/callback",
+            params=signed(group_text("wangfang", "6", "b"))[0],
+            content=signed(group_text("wangfang", "6", "b"))[1],
+        ).text
+    )
     assert first["stream"]["content"] == again["stream"]["content"]
 
 
-@pytest.mark.parametrize("body, status", [
-    (b"[1, 2]", 400), (b"{}", 400), (b"not json", 400), (b"{" * 5000, 400), (b"x" * 70000, 413),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"[1, 2]", 400),
+        (b"{}", 400),
+        (b"not json", 400),
+        (b"{" * 5000, 400),
+        (b"x" * 70000, 413),
+    ],
+)
 def test_bad_bot_callbacks_are_refused_with_4xx_and_a_log_line(bot, caplog, body, status):
     params = {"msg_signature": "a" * 40, "timestamp": str(int(time.time())), "nonce": "1"}
     with caplog.at_level(logging.WARNING):
@@ -91,12 +118,15 @@ def test_bad_bot_callbacks_are_refused_with_4xx_and_a_log_line(bot, caplog, body
 
 def test_bot_callback_with_a_wrong_signature_is_refused(bot):
     params, body = signed(group_text("wangfang", "帮助"))
-    assert bot.post("/wecom/bot/callback", params={**params, "msg_signature": "0" * 40}, content=body).status_code == 403
+    assert (
+        bot.post("/wecom/bot/callback", params={**params, "msg_signature": "0" * 40}, content=body).status_code == 403
+    )
 
 
 def test_bot_events_and_non_text_get_an_empty_answer(bot):
-    params, body = signed({"msgid": "e1", "from": {"userid": "wangfang"}, "msgtype": "event",
-                           "event": {"eventtype": "enter_chat"}})
+    params, body = signed(
+        {"msgid": "e1", "from": {"userid": "wangfang"}, "msgtype": "event", "event": {"eventtype": "enter_chat"}}
+    )
     answer = bot.post("/wecom/bot/callback", params=params, content=body)
     assert (answer.status_code, answer.text) == (200, "")
 

@@ -4,8 +4,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from kaohe.bot.app import create_app
-from kaohe.storage.models import ActivityEntry, Outbox
+from bot.app import create_app
+from storage.models import ActivityEntry
 from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN, envelope, open_reply, text_xml
 
 
@@ -22,7 +22,8 @@ def post(client, userid, content, msg_id=None):
 
 def test_url_verification_echoes_the_decrypted_echostr(client):
     params, _ = envelope("<xml/>")
-    from kaohe.bot.channels.wecom_api import CallbackCrypto
+    from bot.channels.wecom_api import CallbackCrypto
+
     crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID, max_age_s=0)
     echostr = crypto._encrypt_with_random(b"8877665544", b"abcdefghijklmnop")
     signature = crypto._sign(params["timestamp"], params["nonce"], echostr)
@@ -51,19 +52,28 @@ def test_person_not_on_roster_gets_a_polite_answer(client):
     assert "不在本次考核的名单中" in open_reply(post(client, "stranger", "你好").text)
 
 
-@pytest.mark.parametrize("tamper, status", [
-    (lambda p, b: ({**p, "msg_signature": "0" * 40}, b), 403),
-    (lambda p, b: ({k: v for k, v in p.items() if k != "nonce"}, b), 400),
-    (lambda p, b: (p, b"<xml><Encrypt>"), 400),
-    (lambda p, b: (p, b"not xml at all"), 400),
-    (lambda p, b: (p, b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml><Encrypt>&a;</Encrypt></xml>'), 400),
-    (lambda p, b: (p, b"<xml>" + b"a" * 70000 + b"</xml>"), 413),
-    (lambda p, b: ({**p, "timestamp": "1"}, b), 403),
-    (lambda p, b: ({**p, "timestamp": "soon"}, b), 400),
-])
+@pytest.mark.parametrize(
+    "tamper, status",
+    [
+        (lambda p, b: ({**p, "msg_signature": "0" * 40}, b), 403),
+        (lambda p, b: ({k: v for k, v in p.items() if k != "nonce"}, b), 400),
+        (lambda p, b: (p, b"<xml><Encrypt>"), 400),
+        (lambda p, b: (p, b"not xml at all"), 400),
+        (
+            lambda p, b: (
+                p,
+                b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml><Encrypt>&a;</Encrypt></xml>',
+            ),
+            400,
+        ),
+        (lambda p, b: (p, b"<xml>" + b"a" * 70000 + b"</xml>"), 413),
+        (lambda p, b: ({**p, "timestamp": "1"}, b), 403),
+        (lambda p, b: ({**p, "timestamp": "soon"}, b), 400),
+    ],
+)
 def test_bad_callbacks_are_refused_with_4xx_and_a_log_line(client, caplog, tamper, status):
     params, body = tamper(*envelope(text_xml("wangfang", "帮助")))
-    with caplog.at_level(logging.WARNING, logger="kaohe.bot.channels.wecom_app"):
+    with caplog.at_level(logging.WARNING, logger="bot.channels.wecom_app"):
         answer = client.post("/wecom/callback", params=params, content=body)
     assert answer.status_code == status
     assert "wecom refused" in caplog.text
@@ -77,13 +87,17 @@ def test_message_for_another_corp_is_refused(client, caplog):
 
 
 def test_undecryptable_payload_behind_a_valid_signature_is_refused(client):
-    from kaohe.bot.channels.wecom_api import CallbackCrypto
+    from bot.channels.wecom_api import CallbackCrypto
+
     crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID, max_age_s=0)
     junk = "QUJDREVGR0hJSktMTU5PUA=="  # valid base64, not a whole AES block
     params = {"timestamp": "1409659813", "nonce": "1"}
     params["msg_signature"] = crypto._sign(params["timestamp"], params["nonce"], junk)
-    answer = client.post("/wecom/callback", params={**params, "timestamp": params["timestamp"]},
-                         content=f"<xml><Encrypt><![CDATA[{junk}]]></Encrypt></xml>".encode())
+    answer = client.post(
+        "/wecom/callback",
+        params={**params, "timestamp": params["timestamp"]},
+        content=f"<xml><Encrypt><![CDATA[{junk}]]></Encrypt></xml>".encode(),
+    )
     assert answer.status_code in (400, 403)
 
 
@@ -100,8 +114,9 @@ def test_reply_too_long_for_a_passive_answer_continues_through_message_send(clie
 
 
 def test_fit_splits_at_line_breaks_within_the_byte_limit():
-    from kaohe.handlers.base import Reply
-    from kaohe.handlers.dispatch import _fit
+    from handlers.base import Reply
+    from handlers.dispatch import _fit
+
     text = "\n".join(f"第{i}行" + "字" * 30 for i in range(100))
     first, rest = _fit([Reply(text)], 2048)
     pieces = [first[0].text, *rest]

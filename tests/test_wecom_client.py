@@ -9,7 +9,7 @@ import traceback
 
 import pytest
 
-from kaohe.bot.channels.wecom_api import WeComClient, WeComError, forget_tokens
+from bot.channels.wecom_api import WeComClient, WeComError, forget_tokens
 from tests.fakes.wecom_server import FakeWeCom
 
 TEXT = {"msgtype": "text", "text": {"content": "明天交表"}}
@@ -65,7 +65,9 @@ def test_token_is_cached_across_sends(fake, client):
     client.send_message(["u1"], TEXT)
     client.send_message(["u2"], TEXT)
     assert (len(fake.calls_to("gettoken")), [c.params["access_token"] for c in fake.calls_to("message/send")]) == (
-        1, ["tok-1", "tok-1"])
+        1,
+        ["tok-1", "tok-1"],
+    )
 
 
 def test_clients_of_the_same_app_share_one_token(fake):
@@ -115,7 +117,11 @@ def test_persistent_42001_gives_up_after_one_retry(fake, client):
     fake.fail_next("message/send", 42001, times=100)
     error = failure(client.send_message, ["u1"], TEXT)
     assert (error.errcode, error.retryable, len(fake.calls_to("gettoken")), len(fake.calls_to("message/send"))) == (
-        42001, True, 2, 2)
+        42001,
+        True,
+        2,
+        2,
+    )
 
 
 def test_gettoken_rejecting_the_secret_is_not_retryable_and_sends_nothing():

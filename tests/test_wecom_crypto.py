@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import base64
+import contextlib
 import json
 import struct
 
@@ -14,31 +13,38 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kaohe.bot.channels import wecom_crypto
-from kaohe.bot.channels.wecom_api import CallbackCrypto, CallbackRejected, parse_app_message
+from bot.channels import wecom_crypto
+from bot.channels.wecom_api import CallbackCrypto, CallbackRejected, parse_app_message
 
 TOKEN = "QDG6eK"
 KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 CORP = "wx5823bf96d3bd56c7"
 
-B1 = dict(msg_signature="5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3", timestamp="1409659589", nonce="263014780",
-          echostr="P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==")
+B1 = dict(
+    msg_signature="5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
+    timestamp="1409659589",
+    nonce="263014780",
+    echostr="P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
+)
 B2_ENCRYPT = (
     "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sY"
     "YvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYu"
     "R+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcal"
     "lcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl"
-    "/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q==")
+    "/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q=="
+)
 B2_QUERY = dict(msg_signature="477715d11cdb4164915debcba66cb864d751f3e6", timestamp="1409659813", nonce="1372623149")
 B3_ENCRYPT = (
     "CZWs4CWRpI4VolQlvn4dlEC1alN2MUEY2VklGehgBVLBrlVF7SyT+SV+Toj43l4ayJ9UMGKphktKKmP7B2j/P1ey67XB8PBgS7Wr5/8+w/"
     "yWriZv3Vmoo/MH3/1HsIWZrPQ3N2mJrelStIfI2Y8kLKXA7EhfZgZX4o+ffdkZDM76SEl79Ib9mw7TGjZ9Aw/x/A2VjNbV1E8BtEbRxYYc"
-    "QippYNw7hr8sFfa3nW1xLdxokt8QkRX83vK3DFP2F6TQFPL2Tu98UwhcUpPvdJBuu1/yiOQIScppV3eOuLWEsko=")
+    "QippYNw7hr8sFfa3nW1xLdxokt8QkRX83vK3DFP2F6TQFPL2Tu98UwhcUpPvdJBuu1/yiOQIScppV3eOuLWEsko="
+)
 B3_QUERY = dict(msg_signature="0623cbc5a8cbee5bcc137c70de99575366fc2af3", timestamp="1409659813", nonce="1372623149")
 C1_ENCRYPT = (
     "+qdx1OKCy+5JPCBFWw70tm0fJGb2Jmeia4FCB7kao+/Q5c/ohsOzQHi8khUOb05JCpj0JB4RvQMkUyus8TPxLKJGQqcvZqzDpVzazhZv6Js"
     "XUnnR8XGT740XgXZUXQ7vJVnAG+tE8NUd4yFyjPy7GgiaviNrlCTj+l5kdfMuFUPpRSrfMZuMcp3Fn2Pede2IuQrKEYwKSqFIZoNqJ4M8Ea"
-    "jAsjLY2km32IIjdf8YL/P50F7mStwntrA2cPDrM1kb6mOcfBgRtWygb3VIYnSeOBrebufAlr7F9mFUPAJGj04=")
+    "jAsjLY2km32IIjdf8YL/P50F7mStwntrA2cPDrM1kb6mOcfBgRtWygb3VIYnSeOBrebufAlr7F9mFUPAJGj04="
+)
 C2_ENCRYPT = "ELGduP2YcVatjqIS+eZbp80MNLoAUWvzzyJxgGzxZO/5sAvd070Bs6qrLARC9nVHm48Y4hyRbtzve1L32tmxSQ=="
 C2_SIGNATURE = "1b9339964ed2e271e7c7b6ff2b0ef902fc94dea1"
 TS, NONCE = "1409659813", "1372623149"
@@ -61,8 +67,10 @@ def crypto() -> CallbackCrypto:
 
 
 def envelope(encrypt: str) -> bytes:
-    return (f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>"
-            f"<AgentID><![CDATA[218]]></AgentID></xml>").encode()
+    return (
+        f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>"
+        f"<AgentID><![CDATA[218]]></AgentID></xml>"
+    ).encode()
 
 
 def signed_xml(crypto: CallbackCrypto, encrypt: str) -> dict:
@@ -95,19 +103,34 @@ def test_vector_b1_get_verification_returns_echo_plaintext(crypto):
 def test_vector_b2_xml_callback_decrypts_to_text_message(crypto):
     message = crypto.decrypt_xml(envelope(B2_ENCRYPT), **B2_QUERY)
     assert (message["MsgType"], message["Content"], message["FromUserName"], message["MsgId"]) == (
-        "text", "hello", "mycreate", "4561255354251345929")
+        "text",
+        "hello",
+        "mycreate",
+        "4561255354251345929",
+    )
 
 
 def test_vector_b3_json_callback_decrypts_to_object(crypto):
     message = crypto.decrypt_json(json.dumps({"encrypt": B3_ENCRYPT}).encode(), **B3_QUERY)
-    assert message == {"ToUserName": CORP, "FromUserName": "mycreate", "CreateTime": 1409659813, "MsgType": "text",
-                       "Content": "hello", "MsgId": 4561255354251345929, "AgentID": 218}
+    assert message == {
+        "ToUserName": CORP,
+        "FromUserName": "mycreate",
+        "CreateTime": 1409659813,
+        "MsgType": "text",
+        "Content": "hello",
+        "MsgId": 4561255354251345929,
+        "AgentID": 218,
+    }
 
 
 def test_vector_c1_json_decrypts_with_four_value_signature():
     crypto = CallbackCrypto("AAAAA", "A" * 43, "wxba5fad812f8e6fb9", max_age_s=0)
-    message = crypto.decrypt_json(json.dumps({"encrypt": C1_ENCRYPT}).encode(),
-                                  "046e02f8204d34f8ba5fa3b1db94908f3df2e9b3", "1714112445", "415670741")
+    message = crypto.decrypt_json(
+        json.dumps({"encrypt": C1_ENCRYPT}).encode(),
+        "046e02f8204d34f8ba5fa3b1db94908f3df2e9b3",
+        "1714112445",
+        "415670741",
+    )
     assert message["debug_str"] == "hello world"
 
 
@@ -121,8 +144,12 @@ def test_vector_c2_json_reply_envelope(monkeypatch):
     monkeypatch.setattr(wecom_crypto, "_random16", lambda: b"707722b803182950")
     crypto = CallbackCrypto("AAAAA", "A" * 43, "wxba5fad812f8e6fb9", max_age_s=0)
     reply = crypto.encrypt_reply_json({"demo_resp": "good luck"}, "415670741", "1713424427")
-    assert json.loads(reply) == {"encrypt": C2_ENCRYPT, "msgsignature": C2_SIGNATURE,
-                                 "timestamp": "1713424427", "nonce": "415670741"}
+    assert json.loads(reply) == {
+        "encrypt": C2_ENCRYPT,
+        "msgsignature": C2_SIGNATURE,
+        "timestamp": "1713424427",
+        "nonce": "415670741",
+    }
 
 
 # --- refusals -----------------------------------------------------------------------------------
@@ -186,9 +213,20 @@ def test_impossible_padding_is_400(crypto, pad_byte):
     assert rejection(signed_xml, crypto, raw_cipher(raw)).reason == "bad padding"
 
 
-@pytest.mark.parametrize("body", [b"", b"not xml", b"<xml><Encrypt>abc", b"<xml>text</xml>", b"<xml/>",
-                                  b"<other><Encrypt>abc</Encrypt></other>", b"<xml><Encrypt/></xml>",
-                                  b"<xml><Encrypt><a>1</a></Encrypt></xml>", b"\xff\xfe<\x00x\x00"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not xml",
+        b"<xml><Encrypt>abc",
+        b"<xml>text</xml>",
+        b"<xml/>",
+        b"<other><Encrypt>abc</Encrypt></other>",
+        b"<xml><Encrypt/></xml>",
+        b"<xml><Encrypt><a>1</a></Encrypt></xml>",
+        b"\xff\xfe<\x00x\x00",
+    ],
+)
 def test_malformed_outer_xml_is_400(crypto, body):
     assert rejection(crypto.decrypt_xml, body, *B2_QUERY.values()).status == 400
 
@@ -207,8 +245,19 @@ def test_entity_inside_signed_inner_message_is_400(crypto):
     assert rejection(signed_xml, crypto, sealed(crypto, inner)).status == 400
 
 
-@pytest.mark.parametrize("body", [b"[]", b'"encrypt"', b"{}", b'{"encrypt": 5}', b'{"encrypt": ""}', b"{oops",
-                                  b"[" * 100_000 + b"]" * 100_000, b"\xff"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b'"encrypt"',
+        b"{}",
+        b'{"encrypt": 5}',
+        b'{"encrypt": ""}',
+        b"{oops",
+        b"[" * 100_000 + b"]" * 100_000,
+        b"\xff",
+    ],
+)
 def test_bad_json_envelope_is_400(crypto, body):
     assert rejection(crypto.decrypt_json, body, *B3_QUERY.values()).status == 400
 
@@ -236,8 +285,9 @@ def test_timestamp_inside_window_is_accepted():
 
 @pytest.mark.parametrize("timestamp", ["", "abc", "-5", " 1409659813", "1e9", "１４０９", "9" * 40])
 def test_non_integer_timestamp_is_400(crypto, timestamp):
-    assert rejection(crypto.decrypt_xml, envelope(B2_ENCRYPT), B2_QUERY["msg_signature"], timestamp,
-                     NONCE).status == 400
+    assert (
+        rejection(crypto.decrypt_xml, envelope(B2_ENCRYPT), B2_QUERY["msg_signature"], timestamp, NONCE).status == 400
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -271,10 +321,13 @@ def test_any_outer_body_fails_only_as_rejection(body):
 
 def test_card_event_selected_items_become_lists():
     items = ITEM.format(key="q1", options="<OptionId>a</OptionId><OptionId>b</OptionId>") + ITEM.format(
-        key="q2", options="<OptionId>c</OptionId>")
+        key="q2", options="<OptionId>c</OptionId>"
+    )
     message = parse_app_message(CARD_EVENT.format(items=items))
-    assert message["SelectedItems"] == [{"QuestionKey": "q1", "OptionIds": ["a", "b"]},
-                                        {"QuestionKey": "q2", "OptionIds": ["c"]}]
+    assert message["SelectedItems"] == [
+        {"QuestionKey": "q1", "OptionIds": ["a", "b"]},
+        {"QuestionKey": "q2", "OptionIds": ["c"]},
+    ]
 
 
 def test_single_selected_item_with_single_option_is_still_a_list():
@@ -284,8 +337,7 @@ def test_single_selected_item_with_single_option_is_still_a_list():
 
 def test_message_without_selection_has_empty_selected_items_and_empty_strings():
     xml = "<xml><MsgType>event</MsgType><Event>enter_agent</Event><EventKey><![CDATA[]]></EventKey></xml>"
-    assert parse_app_message(xml) == {"MsgType": "event", "Event": "enter_agent", "EventKey": "",
-                                      "SelectedItems": []}
+    assert parse_app_message(xml) == {"MsgType": "event", "Event": "enter_agent", "EventKey": "", "SelectedItems": []}
 
 
 def test_card_event_through_decrypt_keeps_task_and_response_code(crypto):

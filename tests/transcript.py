@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from kaohe.handlers.base import Inbound
+from handlers.base import Inbound
 
 _keys = itertools.count(1)
 

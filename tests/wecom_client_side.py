@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from kaohe.bot.channels.wecom_api import CallbackCrypto
+from bot.channels.wecom_api import CallbackCrypto
 from tests.transcript import Chat
 
 CORP_ID = "wwkaohetest0001"
@@ -16,26 +16,32 @@ _ids = itertools.count(7000000000000000001)
 
 def text_xml(userid: str, content: str, msg_id: int | None = None, corp_id: str = CORP_ID) -> str:
     msg_id = msg_id or next(_ids)
-    return (f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId><AgentID>1000002</AgentID></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId><AgentID>1000002</AgentID></xml>"
+    )
 
 
-def envelope(inner_xml: str, receive_id: str = CORP_ID, nonce: str = "1372623149",
-             timestamp: str | None = None) -> tuple[dict, bytes]:
+def envelope(
+    inner_xml: str, receive_id: str = CORP_ID, nonce: str = "1372623149", timestamp: str | None = None
+) -> tuple[dict, bytes]:
     """The query string and body WeCom would POST for this message."""
     crypto = CallbackCrypto(TOKEN, AES_KEY, receive_id, max_age_s=0)
     timestamp = timestamp or str(int(time.time()))
     encrypt = crypto._encrypt_with_random(inner_xml.encode(), b"0123456789abcdef")
     signature = crypto._sign(timestamp, nonce, encrypt)
-    body = f"<xml><ToUserName><![CDATA[{receive_id}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>" \
-           f"<AgentID><![CDATA[1000002]]></AgentID></xml>"
+    body = (
+        f"<xml><ToUserName><![CDATA[{receive_id}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>"
+        f"<AgentID><![CDATA[1000002]]></AgentID></xml>"
+    )
     return {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body.encode()
 
 
 def open_reply(body: str) -> str:
     """The plaintext passive reply inside an encrypted answer, its signature checked."""
     import xmltodict
+
     outer = xmltodict.parse(body)["xml"]
     crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID, max_age_s=0)
     crypto._check_signature(outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"], outer["Encrypt"])

@@ -8,17 +8,29 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 PREFIX = "/cgi-bin/"
-_ERRMSG = {0: "ok", -1: "system busy", 40001: "invalid credential", 40013: "invalid corpid",
-           40014: "invalid access_token", 41001: "access_token missing", 41002: "corpid missing",
-           41004: "corpsecret missing", 42001: "access_token expired", 45009: "api freq out of limit",
-           45033: "api concurrent out of limit", 47001: "data format error", 81013: "user & party & tag all invalid",
-           86001: "invalid chatid"}
+_ERRMSG = {
+    0: "ok",
+    -1: "system busy",
+    40001: "invalid credential",
+    40013: "invalid corpid",
+    40014: "invalid access_token",
+    41001: "access_token missing",
+    41002: "corpid missing",
+    41004: "corpsecret missing",
+    42001: "access_token expired",
+    45009: "api freq out of limit",
+    45033: "api concurrent out of limit",
+    47001: "data format error",
+    81013: "user & party & tag all invalid",
+    86001: "invalid chatid",
+}
 
 
 @dataclass(frozen=True)
@@ -43,8 +55,13 @@ def _answer(errcode: int, **extra: Any) -> dict[str, Any]:
 class FakeWeCom:
     """Start on construction; use as a context manager or call close()."""
 
-    def __init__(self, corp_id: str | None = None, secret: str | None = None, token_ttl: int = 7200,
-                 known_users: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        corp_id: str | None = None,
+        secret: str | None = None,
+        token_ttl: int = 7200,
+        known_users: Iterable[str] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._expected = (corp_id, secret)
@@ -57,8 +74,9 @@ class FakeWeCom:
         self.reset()
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}{PREFIX}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name="fake-wecom", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-wecom", daemon=True
+        )
         self._thread.start()
 
     def __enter__(self) -> FakeWeCom:
@@ -176,8 +194,12 @@ class FakeWeCom:
 
     def _appchat_create(self, _params: dict[str, str], body: dict) -> dict:
         chat_id = body.get("chatid") or f"chat-{next(self._chat_seq)}"
-        self._chats[chat_id] = {"chatid": chat_id, "name": body.get("name", ""), "owner": body.get("owner", ""),
-                                "userlist": list(body.get("userlist") or [])}
+        self._chats[chat_id] = {
+            "chatid": chat_id,
+            "name": body.get("name", ""),
+            "owner": body.get("owner", ""),
+            "userlist": list(body.get("userlist") or []),
+        }
         return _answer(0, chatid=chat_id)
 
     def _appchat_send(self, _params: dict[str, str], body: dict) -> dict:
@@ -248,7 +270,7 @@ def _handler_for(fake: FakeWeCom) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
                 self.close_connection = True
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler

@@ -1,0 +1,83 @@
+"""create_app(settings): the FastAPI application with its channels, built from settings, nothing at import."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from bot.services import Services, build_services
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings, *, services: Services | None = None, sender: bool = True, scheduler: bool = False
+) -> FastAPI:
+    """Build the app; `sender` runs the outbox sender and `scheduler` the reminder scheduler beside it."""
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        workers = _start_background(services, sender, scheduler)
+        try:
+            yield
+        finally:
+            for worker in workers:
+                worker.stop()
+
+    app = FastAPI(title="考核助手 kaohe", lifespan=lifespan)
+    app.state.services = services
+
+    @app.get("/healthz")
+    async def healthz():
+        try:
+            ok = await run_in_threadpool(services.db.ping)
+        except Exception as exc:  # any database failure is "not healthy", never a 500 page
+            log.warning("health check failed: %s", exc)
+            ok = False
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def refused(request: Request, exc: RequestValidationError):
+        # FastAPI's own answer echoes the input back, and an input it cannot encode (a lone surrogate
+        # sent as "\ud800") turned the 422 into a 500. Name the fields, never repeat what was sent.
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        log.info(
+            "refused %s %s: %s",
+            request.method,
+            request.url.path,
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors),
+        )
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    _mount_channels(app, services)
+    return app
+
+
+def _mount_channels(app: FastAPI, services: Services) -> None:
+    from bot.channels import admin_api, simulator, wecom_app, wecom_bot
+
+    app.include_router(admin_api.router(services))
+    app.include_router(wecom_app.router(services))
+    app.include_router(wecom_bot.router(services))
+    app.include_router(simulator.router(services))
+
+
+def _start_background(services: Services, sender: bool, scheduler: bool) -> list:
+    from bot.delivery import SenderThread
+
+    workers = []
+    if sender:
+        workers.append(SenderThread(services.sender))
+        workers[-1].start()
+    if scheduler:
+        from bot.scheduler import start_scheduler
+
+        workers.append(start_scheduler(services))
+    return workers

@@ -1,0 +1,216 @@
+"""The `kaohe` command: serve, scheduler, db, campaign, roster, chat, export, reminders, demo."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from bot.settings import Settings, SettingsError, load_settings
+from storage.campaign import CampaignError
+
+app = typer.Typer(
+    help="考核助手 kaohe: a WeCom bot for the year-end party-building evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+campaign_app = typer.Typer(help="The campaign file.", no_args_is_help=True)
+roster_app = typer.Typer(help="Units and people.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(roster_app, name="roster")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(f"kaohe: configuration error: {exc}")
+
+
+def _db(s: Settings, *, migrated: bool = True):
+    """The database; unless told otherwise, one whose schema is current (else one line, not a traceback)."""
+    from bot.operations import schema_is_current
+    from storage.db import Database
+
+    db = Database(s.database_url)
+    if migrated and not schema_is_current(db):
+        fail("kaohe: the database schema is not current: run `kaohe db upgrade`")
+    return db
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema."""
+    from storage.migrate import upgrade
+
+    s = settings()
+    upgrade(s.database_url)
+    typer.echo(f"database at head: {s.database_url.split('@')[-1]}")
+
+
+@campaign_app.command("load")
+def campaign_load(file: Path) -> None:
+    """Check a campaign file and make it the active campaign."""
+    from bot.operations import load_campaign_file
+
+    s = settings()
+    try:
+        campaign, changed = load_campaign_file(_db(s), file)
+    except CampaignError as exc:
+        fail(f"campaign refused: {exc}")
+    typer.echo(f"{'loaded' if changed else 'unchanged'}: {campaign.id} {campaign.campaign.title}")
+
+
+@campaign_app.command("show")
+def campaign_show() -> None:
+    """Print the active campaign."""
+    from storage import campaigns
+    from storage.render import render
+
+    with _db(settings()).read() as session:
+        campaign = campaigns.active_campaign(session=session)
+    if campaign is None:
+        fail("no active campaign: run `kaohe campaign load FILE`", 1)
+    typer.echo(render("campaign_show.txt", c=campaign))
+
+
+@roster_app.command("import")
+def roster_import(units: Path, people: Path) -> None:
+    """Import units and people from CSV or XLSX; prints added, changed and refused rows."""
+    from bot.operations import import_roster_files
+    from handlers.roster_import import ImportFileError
+
+    try:
+        reports = import_roster_files(_db(settings()), units, people)
+    except ImportFileError as exc:
+        fail(f"导入失败：{exc}")
+    for report in reports:
+        typer.echo("\n".join(report.lines()))
+
+
+@app.command()
+def chat(as_: str = typer.Option(..., "--as", help="the userid to speak as")) -> None:
+    """Chat with the bot in the terminal as that person."""
+    from bot.channels.console import run_console
+    from bot.services import build_services
+
+    s = settings()
+    _db(s).dispose()  # an unmigrated database is refused before the first message
+    run_console(build_services(s), as_, sys.stdin, sys.stdout)
+
+
+@app.command()
+def export(
+    format: str = typer.Option("json", "--format", help="xlsx, csv or json"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="file to write (default: stdout)"),
+) -> None:
+    """The filled tables."""
+    from handlers.export import ExportError, export_tables
+
+    if format == "xlsx" and output is None:
+        fail("xlsx is binary: give -o FILE")
+    try:
+        data = export_tables(_db(settings()), format)
+    except ExportError as exc:
+        fail(str(exc))
+    if output:
+        output.write_bytes(data)
+        typer.echo(f"written: {output}")
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    no_scheduler: bool = typer.Option(False, "--no-scheduler", help="leave reminders to `kaohe scheduler`"),
+    workers: int = typer.Option(1, help="web worker processes (use PostgreSQL for more than one)"),
+) -> None:
+    """The web service; runs the reminder scheduler in-process unless told not to."""
+    import uvicorn
+
+    from bot.operations import prepare
+
+    s = settings()
+    try:
+        prepare(_db(s), s)
+    except (CampaignError, RuntimeError) as exc:
+        fail(f"kaohe: {exc}")
+    if workers > 1:
+        if not no_scheduler:
+            fail("kaohe: with several workers run `kaohe serve --no-scheduler` and one `kaohe scheduler`")
+        uvicorn.run("bot.asgi:app", host=host, port=port, workers=workers, factory=True)
+        return
+    from bot.app import create_app
+
+    uvicorn.run(create_app(s, scheduler=not no_scheduler), host=host, port=port)
+
+
+@app.command()
+def scheduler() -> None:
+    """The reminder scheduler and outbox sender alone, for deployments with several web workers."""
+    from bot.operations import prepare
+    from bot.scheduler import run_forever
+
+    s = settings()
+    try:
+        prepare(_db(s), s)
+    except (CampaignError, RuntimeError) as exc:
+        fail(f"kaohe: {exc}")
+    run_forever(s)
+
+
+@app.command()
+def reminders(at: str | None = typer.Option(None, "--at", help="ISO time, e.g. 2013-12-16T09:10+08:00")) -> None:
+    """Which reminders are due (or would be at that time), to whom, and which were sent."""
+    from schedules.report import reminders_report
+
+    moment = _parse_time(at) if at else datetime.now(UTC)
+    typer.echo(reminders_report(_db(settings()), moment))
+
+
+@app.command()
+def demo(
+    campaign_out: Path = typer.Option(Path("var/demo-campaign.toml"), help="where to write the demo campaign"),
+) -> None:
+    """Prepare the demo of `make run`: schema, the 2013 campaign moved to today, the sample roster."""
+    from bot.operations import setup_demo
+
+    s = settings()
+    for line in setup_demo(_db(s, migrated=False), campaign_out, datetime.now(UTC)):
+        typer.echo(line)
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--at: not an ISO time: {text!r} (e.g. 2013-12-16T09:10+08:00)")
+    if moment.tzinfo is None:
+        from storage import campaigns
+
+        with _db(settings()).read() as session:
+            campaign = campaigns.active_campaign(session=session)
+        moment = moment.replace(tzinfo=campaign.tz if campaign else UTC)
+    return moment
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The demo of `make run`: the 2013 campaign moved so that today falls inside self-check, and the sample roster."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from storage.campaign import DEFAULT_CAMPAIGN, parse_campaign
+
+SAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "samples" / "roster"
+DAYS_INTO_SELF_CHECK = 3
+_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+
+
+def demo_campaign_text(now: datetime, source: Path = DEFAULT_CAMPAIGN) -> str:
+    """The campaign file's text with every date shifted by whole days, and two reminders a few minutes
+    from `now`, so a newcomer sees one arrive in the simulator."""
+    text = source.read_text(encoding="utf-8")
+    campaign = parse_campaign(text, str(source))
+    today = now.astimezone(campaign.tz).date()
+    shift = today - DAYS_INTO_SELF_CHECK * timedelta(days=1) - campaign.phase("self_check").start
+    text = _DATE.sub(lambda m: (date(*map(int, m.groups())) + shift).isoformat(), text)
+    text = text.replace(f'id = "{campaign.id}"', f'id = "{campaign.id}-demo"', 1)
+    return text + _soon_reminders(now.astimezone(campaign.tz))
+
+
+def _soon_reminders(local_now: datetime) -> str:
+    soon = [("demo_soon", 2, "clerks_not_submitted"), ("demo_liaison", 3, "liaison_officers")]
+    blocks = []
+    for key, minutes, audience in soon:
+        at = (local_now + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
+        # A key per start, so a second `make run` shows a reminder arrive again.
+        stamped = f"{key}_{local_now:%m%d%H%M}"
+        blocks.append(
+            f'\n[[reminders]]\nkey = "{stamped}"\nat = "{at}"\naudience = "{audience}"\nabout = "self_check"\n'
+        )
+    return "\n# Demo only: reminders a few minutes after start-up." + "".join(blocks)

@@ -1,0 +1,54 @@
+"""Operations the CLI and start-up share: load a campaign file, import the roster, prepare, set up the demo."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from bot.demo import SAMPLE_ROSTER, demo_campaign_text
+from bot.settings import Settings
+from handlers.roster_import import DEFAULT_ORG_TYPES, ImportReport, import_roster
+from storage import campaigns
+from storage.campaigns import load_campaign_file
+from storage.db import Database
+
+
+def import_roster_files(db: Database, units: str | Path, people: str | Path) -> list[ImportReport]:
+    with db.read() as session:
+        campaign = campaigns.active_campaign(session=session)
+    org_types = tuple(campaign.campaign.org_types) if campaign else DEFAULT_ORG_TYPES
+    with db.write() as session:
+        return import_roster(session=session, units_path=units, people_path=people, org_types=org_types)
+
+
+def schema_is_current(db: Database) -> bool:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(str(db.url))).get_current_head()
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() == head
+
+
+def prepare(db: Database, settings: Settings) -> None:
+    """Before serving: the schema must be current, and the campaign file of KAOHE_CAMPAIGN is loaded."""
+    if not schema_is_current(db):
+        raise RuntimeError("the database schema is not current: run `kaohe db upgrade`")
+    load_campaign_file(db, settings.campaign)
+
+
+def setup_demo(db: Database, campaign_out: Path, now: datetime) -> list[str]:
+    from storage.migrate import upgrade
+
+    upgrade(db.url.render_as_string(hide_password=False))  # str(url) masks the password as ***
+    campaign_out.parent.mkdir(parents=True, exist_ok=True)
+    campaign_out.write_text(demo_campaign_text(now), encoding="utf-8")
+    campaign, _ = load_campaign_file(db, campaign_out)
+    reports = import_roster_files(db, SAMPLE_ROSTER / "units.csv", SAMPLE_ROSTER / "people.csv")
+    lines = [
+        f"demo campaign: {campaign.campaign.title} ({campaign_out}), self-check "
+        f"{campaign.phase('self_check').start} to {campaign.phase('self_check').end}"
+    ]
+    return lines + [line for report in reports for line in report.lines()]

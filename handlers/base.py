@@ -1,0 +1,73 @@
+"""What handlers see and return: a neutral inbound message, a turn's context, and replies as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from storage.campaign import Campaign
+from storage.models import DialogState, Person, Unit
+from storage.render import render
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # app | bot | sim | console
+    userid: str
+    text: str
+    msg_key: str  # unique per message; a redelivery carries the same key
+    chat_id: str | None = None
+    action: dict | None = None
+
+
+@dataclass
+class Reply:
+    text: str
+    to: list[str] | None = None  # None: back to the sender, in this conversation
+    chat_id: str | None = None  # a group chat
+    msgtype: str = "text"
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "to": self.to, "chat_id": self.chat_id, "msgtype": self.msgtype}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Reply:
+        return cls(**data)
+
+
+@dataclass
+class Turn:
+    """One message being handled: who sent it, the campaign, their dialog state, and what to say."""
+
+    session: Session
+    inbound: Inbound
+    person: Person
+    unit: Unit | None
+    campaign: Campaign | None
+    state: DialogState
+    now: datetime
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.inbound.text.strip()
+
+    def say(self, template: str, /, **values) -> None:
+        """Answer the sender in this conversation."""
+        self.replies.append(Reply(render(template, **values)))
+
+    def tell(self, userids: list[str], template: str, **values) -> None:
+        """Send a message to other people (through the outbox)."""
+        if userids:
+            self.replies.append(Reply(render(template, **values), to=list(userids)))
+
+    def post(self, chat_id: str, template: str, **values) -> None:
+        self.replies.append(Reply(render(template, **values), chat_id=chat_id))
+
+    def enter(self, flow: str | None, **data) -> None:
+        self.state.flow, self.state.data = flow, dict(data)
+
+    def leave(self) -> None:
+        self.enter(None)

@@ -1,0 +1,106 @@
+"""The dispatcher every channel shares: dedupe, person lookup, per-person lock, state, route, outbox, one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+
+from handlers import features, router  # noqa: F401  (features: registers every keyword)
+from handlers.base import Inbound, Reply, Turn
+from storage import campaigns, dialogs, outbox, roster
+from storage.clock import Clock
+from storage.db import Database
+from storage.render import render
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 2000  # characters a person may send in one message; WeCom's own cap is 2048 bytes
+# NUL cannot be stored in PostgreSQL text, and a lone surrogate cannot be written as UTF-8 at all.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class Dispatcher:
+    def __init__(self, db: Database, clock: Clock):
+        self.db, self.clock = db, clock
+
+    def dispatch(self, inbound: Inbound, passive_bytes: int | None = None) -> list[Reply]:
+        """Handle one message; returns the reply to the sender. Others' messages go to the outbox in
+        the same transaction, and so does what does not fit in `passive_bytes` (a channel's passive
+        reply limit). A message key seen before returns the stored answer and does nothing."""
+        inbound = dataclasses.replace(inbound, text=_UNSTORABLE.sub("", inbound.text))
+        with self.db.write() as session:
+            self.db.lock_person(session, inbound.userid)
+            seen = dialogs.processed(session=session, key=inbound.msg_key)
+            if seen is not None:
+                return [Reply.from_dict(r) for r in seen.replies]
+            replies = self._handle(session, inbound)
+            mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
+            later = [Reply(text, to=[inbound.userid]) for text in overflow]
+            self._enqueue(session, inbound, later + [r for r in replies if r.to is not None or r.chat_id is not None])
+            dialogs.mark_processed(
+                session=session,
+                key=inbound.msg_key,
+                userid=inbound.userid,
+                replies=[r.as_dict() for r in mine],
+                now=self.clock.now(),
+            )
+            return mine
+
+    def _handle(self, session, inbound: Inbound) -> list[Reply]:
+        person = roster.person(session=session, userid=inbound.userid)
+        if person is None:
+            log.info("message from %r, who is not on the roster", inbound.userid)
+            return [Reply(render("not_on_roster.txt"))]
+        if len(inbound.text) > MAX_TEXT:
+            return [Reply(render("too_long.txt", limit=MAX_TEXT))]
+        state = dialogs.load_state(session=session, userid=person.userid)
+        turn = Turn(
+            session=session,
+            inbound=inbound,
+            person=person,
+            campaign=campaigns.active_campaign(session=session),
+            unit=roster.unit(session=session, code=person.unit_code) if person.unit_code else None,
+            state=state,
+            now=self.clock.now(),
+        )
+        router.route(turn)
+        dialogs.save_state(session=session, state=turn.state, now=turn.now)
+        return turn.replies
+
+    def _enqueue(self, session, inbound: Inbound, replies: list[Reply]) -> None:
+        for i, reply in enumerate(replies):
+            outbox.enqueue(
+                session=session,
+                key=f"{inbound.msg_key}#{i}",
+                content=reply.text,
+                recipients=reply.to,
+                chat_id=reply.chat_id,
+                msgtype=reply.msgtype,
+                source="reply",
+                now=self.clock.now(),
+            )
+
+
+def _fit(replies: list[Reply], limit: int | None) -> tuple[list[Reply], list[str]]:
+    """Split the sender's reply at line breaks into pieces of at most `limit` UTF-8 bytes: the first is
+    the passive answer, the rest go through the outbox in order."""
+    if not replies or limit is None or len(replies[0].text.encode()) <= limit:
+        return replies, []
+    pieces, current = [], ""
+    for line in replies[0].text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate.encode()) > limit and current:
+            pieces.append(current)
+            candidate = line
+        while len(candidate.encode()) > limit:  # one line longer than the limit: cut it on a character
+            cut = candidate.encode()[:limit].decode("utf-8", "ignore")
+            pieces.append(cut)
+            candidate = candidate[len(cut) :]
+        current = candidate
+    pieces.append(current)
+    return [Reply(pieces[0])], pieces[1:]
+
+
+def _merge(replies: list[Reply]) -> list[Reply]:
+    """The sender gets one message: WeCom's passive reply carries one, and a phone shows one bubble."""
+    return [Reply("\n\n".join(r.text for r in replies))] if replies else []

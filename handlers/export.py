@@ -1,0 +1,98 @@
+"""The filled tables for the committee: JSON and CSV in the contract's shape, XLSX in the notice's layout."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from handlers.progress import UnitProgress, all_progress
+from storage import campaigns
+from storage.db import Database
+
+FORMATS = ("json", "csv", "xlsx")
+
+
+class ExportError(ValueError):
+    pass
+
+
+def export_tables(db: Database, fmt: str) -> bytes:
+    if fmt not in FORMATS:
+        raise ExportError(f"--format: one of {', '.join(FORMATS)}, not {fmt!r}")
+    with db.read() as session:
+        campaign = campaigns.active_campaign(session=session)
+        if campaign is None:
+            raise ExportError("no active campaign: run `kaohe campaign load FILE`")
+        rows = all_progress(session=session, campaign=campaign)
+    if fmt == "json":
+        return json.dumps([unit_record(p) for p in rows], ensure_ascii=False, indent=2).encode() + b"\n"
+    if fmt == "csv":
+        return _csv(rows)
+    from handlers.export_xlsx import workbook_bytes
+
+    return workbook_bytes(campaign, rows)
+
+
+def unit_record(p: UnitProgress) -> dict:
+    """One unit in the contract's shape, with the campaign file's keys."""
+    return {
+        "code": p.unit.code,
+        "name": p.unit.name,
+        "org_type": p.unit.org_type,
+        "group": p.group_name,
+        "activities": {
+            line.q.key: {"count": line.value, "target": line.q.target, "note": line.note} for line in p.activities
+        },
+        "scores": {line.q.key: {"points": line.value, "max": line.q.target, "note": line.note} for line in p.scores},
+        "submitted": p.submitted,
+        "submitted_at": p.submitted_at.isoformat() if p.submitted_at else None,
+    }
+
+
+def _csv(rows: list[UnitProgress]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "code",
+            "name",
+            "org_type",
+            "group",
+            "table",
+            "key",
+            "item",
+            "value",
+            "target_or_max",
+            "note",
+            "submitted",
+            "submitted_at",
+        ]
+    )
+    for p in rows:
+        for table, lines in (("activities", p.activities), ("scores", p.scores)):
+            for line in lines:
+                writer.writerow(
+                    [
+                        p.unit.code,
+                        p.unit.name,
+                        p.unit.org_type,
+                        p.group_name,
+                        table,
+                        line.q.key,
+                        line.q.name,
+                        _cell(line.value),
+                        _cell(line.q.target),
+                        line.note or "",
+                        "yes" if p.submitted else "no",
+                        p.submitted_at.isoformat() if p.submitted_at else "",
+                    ]
+                )
+    # UTF-8 with BOM: Excel in China opens it without garbling the Chinese.
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)

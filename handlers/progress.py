@@ -1,0 +1,94 @@
+"""A unit's tables against targets and maxima: what is done, what is short, what is missing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from handlers.tables import Question, questions
+from storage import entries, roster
+from storage.campaign import Campaign
+from storage.models import Submission, Unit
+
+
+@dataclass
+class Line:
+    q: Question
+    value: float | None
+    note: str | None
+
+    @property
+    def short_by(self) -> float:
+        if self.q.kind != "activity" or self.q.target is None or self.value is None:
+            return 0
+        return max(0, self.q.target - self.value)
+
+
+@dataclass
+class UnitProgress:
+    unit: Unit
+    group_name: str
+    activities: list[Line]
+    scores: list[Line]
+    submission: Submission | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def missing_activities(self) -> list[Question]:
+        return [line.q for line in self.activities if line.value is None]
+
+    @property
+    def missing_scores(self) -> list[Question]:
+        return [line.q for line in self.scores if line.value is None]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing_activities and not self.missing_scores
+
+    @property
+    def total(self) -> float:
+        return sum(line.value or 0 for line in self.scores)
+
+    @property
+    def max_total(self) -> float:
+        return sum(line.q.target for line in self.scores)
+
+    @property
+    def submitted(self) -> bool:
+        return bool(self.submission and self.submission.submitted)
+
+    @property
+    def submitted_at(self) -> datetime | None:
+        return self.submission.submitted_at if self.submitted else None
+
+
+def unit_progress(*, session: Session, campaign: Campaign, unit: Unit) -> UnitProgress:
+    return all_progress(session=session, campaign=campaign, units=[unit])[0]
+
+
+def all_progress(*, session: Session, campaign: Campaign, units: list[Unit] | None = None) -> list[UnitProgress]:
+    """Progress of many units from three bulk reads, so a city-wide view costs the same as one unit's."""
+    units = roster.units(session=session) if units is None else units
+    names = {g.id: g.name for g in roster.groups(session=session)}
+    acts = entries.entries(session=session, kind="activity", campaign_id=campaign.id)
+    scores = entries.entries(session=session, kind="score", campaign_id=campaign.id)
+    subs = entries.submissions(session=session, campaign_id=campaign.id)
+    score_qs = questions(campaign, "score", "")
+    return [
+        UnitProgress(
+            unit=u,
+            group_name=names.get(u.group_id, ""),
+            submission=subs.get(u.code),
+            activities=[
+                _line(q, acts.get((u.code, q.key)), "count") for q in questions(campaign, "activity", u.org_type)
+            ],
+            scores=[_line(q, scores.get((u.code, q.key)), "points") for q in score_qs],
+        )
+        for u in units
+    ]
+
+
+def _line(q: Question, entry, field_name: str) -> Line:
+    return Line(q, getattr(entry, field_name) if entry else None, entry.note if entry else None)

@@ -1,0 +1,93 @@
+"""Tables 1 and 2 as questions from the campaign, the rules every answer must pass, and the entry lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.base import Turn
+from handlers.errors import InputError
+from storage import entries, roster
+from storage.campaign import Campaign
+from storage.render import fmt_number as _n
+
+MAX_COUNT = 366  # more activities of one kind than days in a year is a typing slip
+
+
+@dataclass(frozen=True)
+class Question:
+    kind: str  # activity | score
+    key: str
+    name: str
+    target: float | None  # table 1: the annual target; table 2: the category's maximum
+    subitems: int = 0
+    parent: str | None = None  # 其中…: may not exceed this activity
+
+    @property
+    def allow_half(self) -> bool:
+        return self.kind == "score"
+
+    @property
+    def unit_word(self) -> str:
+        return "分" if self.kind == "score" else "次"
+
+
+def questions(campaign: Campaign, kind: str, org_type: str) -> list[Question]:
+    if kind == "activity":
+        return [
+            Question("activity", a.key, a.name, a.targets.get(org_type), parent=a.at_most)
+            for a in campaign.activities_for(org_type)
+        ]
+    return [Question("score", c.key, c.name, c.points, subitems=c.subitems) for c in campaign.categories]
+
+
+def question(campaign: Campaign, kind: str, key: str, org_type: str) -> Question | None:
+    return next((q for q in questions(campaign, kind, org_type) if q.key == key), None)
+
+
+def current(turn: Turn, kind: str) -> dict:
+    return entries.entries(session=turn.session, kind=kind, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
+
+
+def check(turn: Turn, q: Question, value, pending: dict | None = None) -> None:
+    """Raise InputError when `value` cannot be saved for `q`; `pending` holds other values about to be
+    saved with it (a sentence naming both 领导上党课 and 其中主要领导上党课)."""
+    if value < 0:
+        raise InputError("不能是负数")
+    if q.kind == "score":
+        if value > q.target:
+            raise InputError(f"{q.name}满分 {_n(q.target)} 分，不能填 {_n(value)} 分")
+        return
+    if value > MAX_COUNT:
+        raise InputError(f"一年最多 {MAX_COUNT} 天，{_n(value)} 次不太可能，请核对")
+    _check_of_which(turn, q, value, pending or {})
+
+
+def _check_of_which(turn: Turn, q: Question, value, pending: dict) -> None:
+    counts = {k: e.count for k, e in current(turn, "activity").items() if e.count is not None}
+    counts.update(pending)
+    if q.parent and counts.get(q.parent) is not None and value > counts[q.parent]:
+        parent = turn.campaign.activity(q.parent).name
+        raise InputError(f"{q.name}不能多于{parent}（{parent}填的是 {_n(counts[q.parent])} 次）")
+    for child in turn.campaign.activities:
+        if child.at_most == q.key and counts.get(child.key) is not None and value < counts[child.key]:
+            raise InputError(f"{q.name}不能少于{child.name}（已填 {_n(counts[child.key])} 次）")
+
+
+def not_applicable(turn: Turn, key: str) -> str | None:
+    """Why an activity does not apply to this unit, or None when it does."""
+    activity = turn.campaign.activity(key)
+    if activity.applies_to(turn.unit.org_type):
+        return None
+    return f"{activity.name}只适用于{'、'.join(activity.targets)}单位，本单位是{turn.unit.org_type}"
+
+
+def lock_reason(turn: Turn) -> str | None:
+    """Why this unit's entries cannot be changed now, with who can reopen them; None when they can."""
+    admins = "、".join(p.name for p in roster.admins(session=turn.session)) or "市直工委管理员"
+    sub = entries.submission(session=turn.session, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
+    if sub and sub.submitted:
+        return f"本单位已于 {turn.campaign.local(sub.submitted_at):%m月%d日 %H:%M} 提交自查，填报已锁定。如需修改，请联系{admins}重新开放。"
+    _, end = turn.campaign.phase_bounds("self_check")
+    if turn.now >= end and not (sub and sub.reopened_at):
+        return f"自查阶段已于 {turn.campaign.phase('self_check').end:%m月%d日} 结束，填报已锁定。如需修改，请联系{admins}重新开放。"
+    return None

@@ -1,0 +1,250 @@
+"""The campaign: the evaluation's calendar, tables and reminders, loaded from a TOML file and checked."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CAMPAIGN = Path(__file__).resolve().parent.parent / "campaigns" / "luoyang-2013.toml"
+AUDIENCES = ("clerks_not_submitted", "clerks_all", "liaison_officers", "voters_not_voted", "admins")
+
+
+class CampaignError(ValueError):
+    """A campaign file that cannot be used: names the file, the key and the reason."""
+
+    def __init__(self, file: str, key: str, reason: str):
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file, self.key, self.reason = file, key, reason
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Info(_Strict):
+    id: str
+    title: str
+    issuer: str = ""
+    doc_no: str = ""
+    year: int
+    timezone: str = "Asia/Shanghai"
+    org_types: list[str]
+    summary_topics: list[str] = []
+    report_to: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+
+class Weights(_Strict):
+    year_end: float = 0.7
+    routine: float = 0.3
+
+
+class Phase(_Strict):
+    key: str
+    name: str
+    start: date
+    end: date
+    what: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Phase:
+        if self.end < self.start:
+            raise ValueError(f"phase ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class Activity(_Strict):
+    key: str
+    name: str
+    group: str | None = None
+    targets: dict[str, int] = {}
+    at_most: str | None = None
+    aliases: list[str] = []
+
+    def applies_to(self, org_type: str) -> bool:
+        """An activity with targets applies to those org types; one without targets applies to all."""
+        return not self.targets or org_type in self.targets
+
+
+class Category(_Strict):
+    key: str
+    name: str
+    subitems: int = Field(ge=0)
+    points: float = Field(gt=0)
+    aliases: list[str] = []
+
+
+class KeyWork(_Strict):
+    key: str
+    name: str
+
+
+class Recommendation(_Strict):
+    key: str
+    name: str
+    candidates: Literal["units_of_group", "nominated_people"]
+
+
+class Grade(_Strict):
+    name: str
+    min_score: float
+
+
+class Reminder(_Strict):
+    key: str
+    at: datetime
+    audience: Literal[AUDIENCES]  # type: ignore[valid-type]
+    about: str
+
+
+class Campaign(_Strict):
+    campaign: Info
+    weights: Weights = Weights()
+    phases: list[Phase]
+    activities: list[Activity]
+    categories: list[Category]
+    key_work: list[KeyWork] = []
+    recommendations: list[Recommendation] = []
+    grades: list[Grade] = []
+    reminders: list[Reminder] = []
+
+    @property
+    def id(self) -> str:
+        return self.campaign.id
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.campaign.timezone)
+
+    @property
+    def total_points(self) -> float:
+        return sum(c.points for c in self.categories)
+
+    def phase(self, key: str) -> Phase:
+        return next(p for p in self.phases if p.key == key)
+
+    def activity(self, key: str) -> Activity:
+        return next(a for a in self.activities if a.key == key)
+
+    def category(self, key: str) -> Category:
+        return next(c for c in self.categories if c.key == key)
+
+    def activities_for(self, org_type: str) -> list[Activity]:
+        return [a for a in self.activities if a.applies_to(org_type)]
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)
+
+    def phase_bounds(self, key: str) -> tuple[datetime, datetime]:
+        """A phase's [start, end) as aware datetimes: its dates are inclusive local calendar days."""
+        phase = self.phase(key)
+        start = datetime.combine(phase.start, time(0), self.tz)
+        end = datetime.combine(phase.end + timedelta(days=1), time(0), self.tz)
+        return start, end
+
+    def reminder_time(self, reminder: Reminder) -> datetime:
+        at = reminder.at
+        return at if at.tzinfo else at.replace(tzinfo=self.tz)
+
+
+def _location(loc: tuple, data: dict) -> str:
+    """Turn a pydantic error location into the file's own words: `activities[3].targets`, with the item key."""
+    parts: list[str] = []
+    node = data
+    for step in loc:
+        if isinstance(step, int):
+            key = (
+                node[step].get("key")
+                if isinstance(node, list) and step < len(node) and isinstance(node[step], dict)
+                else None
+            )
+            parts[-1] += f"[{step}]" + (f"({key})" if key else "")
+        else:
+            parts.append(str(step))
+        node = node[step] if isinstance(node, (dict, list)) and _has(node, step) else {}
+    return ".".join(parts) or "(file)"
+
+
+def _has(node, step) -> bool:
+    return (isinstance(node, dict) and step in node) or (
+        isinstance(node, list) and isinstance(step, int) and step < len(node)
+    )
+
+
+def _check_consistency(c: Campaign) -> tuple[str, str] | None:
+    """Cross-field rules a schema cannot say; returns (key, reason) for the first broken one."""
+    for i, a in enumerate(c.activities):
+        for org in a.targets:
+            if org not in c.campaign.org_types:
+                return f"activities[{i}]({a.key}).targets", f"target for unknown org type {org!r}"
+        if a.at_most and a.at_most not in {x.key for x in c.activities}:
+            return f"activities[{i}]({a.key}).at_most", f"unknown activity {a.at_most!r}"
+    for name, items in (
+        ("phases", c.phases),
+        ("activities", c.activities),
+        ("categories", c.categories),
+        ("reminders", c.reminders),
+    ):
+        keys = [x.key for x in items]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            return name, f"duplicate key {dupes[0]!r}"
+    if "self_check" not in {p.key for p in c.phases}:
+        return "phases", "a phase with key 'self_check' is required"
+    return _check_reminders(c)
+
+
+def _check_reminders(c: Campaign) -> tuple[str, str] | None:
+    phase_keys = {p.key for p in c.phases}
+    first = min(c.phase_bounds(p.key)[0] for p in c.phases)
+    last = max(c.phase_bounds(p.key)[1] for p in c.phases)
+    for i, r in enumerate(c.reminders):
+        where = f"reminders[{i}]({r.key})"
+        if r.about not in phase_keys:
+            return f"{where}.about", f"unknown phase {r.about!r}"
+        if not first <= c.reminder_time(r) < last:
+            return (
+                f"{where}.at",
+                f"{r.at} is outside the campaign ({first.date()} to {(last - timedelta(days=1)).date()})",
+            )
+    return None
+
+
+def parse_campaign(text: str, file: str = "<campaign>") -> Campaign:
+    """Parse and check a campaign file's text; raise CampaignError naming the file, key and reason."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignError(file, "(syntax)", str(exc)) from None
+    try:
+        campaign = Campaign.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        reason = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
+        raise CampaignError(file, _location(err["loc"], data), reason) from None
+    broken = _check_consistency(campaign)
+    if broken:
+        raise CampaignError(file, *broken)
+    return campaign
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignError(str(path), "(file)", f"cannot read: {exc}") from None
+    return parse_campaign(text, str(path))

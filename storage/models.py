@@ -1,0 +1,194 @@
+"""The tables: roster, campaign, entries, dialog state, message keys, outbox, reminders and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes stored as UTC everywhere: SQLite keeps no offset, so one is never left to it."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: every datetime must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class CampaignRow(SQLModel, table=True):
+    __tablename__ = "campaign"
+    id: str = Field(primary_key=True, max_length=64)
+    title: str
+    source_path: str = ""
+    source_text: str = Field(sa_column=Column(Text, nullable=False))
+    source_hash: str = Field(max_length=64)
+    active: bool = False
+    loaded_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class LiaisonGroup(SQLModel, table=True):
+    __tablename__ = "liaison_group"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    chat_id: str | None = Field(default=None, max_length=64)
+
+
+class Unit(SQLModel, table=True):
+    __tablename__ = "unit"
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=128)
+    org_type: str = Field(max_length=16)
+    group_id: int = Field(foreign_key="liaison_group.id", index=True)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    userid: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=64)
+    role: str = Field(max_length=16, index=True)  # clerk | liaison | admin
+    unit_code: str | None = Field(default=None, foreign_key="unit.code", index=True)
+    group_id: int | None = Field(default=None, foreign_key="liaison_group.id", index=True)
+
+
+class ActivityEntry(SQLModel, table=True):
+    __tablename__ = "activity_entry"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32, index=True)
+    key: str = Field(max_length=64)
+    count: int | None = None
+    note: str | None = None
+    version: int = 1
+    updated_by: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ScoreEntry(SQLModel, table=True):
+    __tablename__ = "score_entry"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32, index=True)
+    key: str = Field(max_length=64)
+    points: float | None = None
+    note: str | None = None
+    version: int = 1
+    updated_by: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Submission(SQLModel, table=True):
+    __tablename__ = "submission"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32, index=True)
+    submitted: bool = False
+    submitted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    submitted_by: str | None = Field(default=None, max_length=64)
+    reopened_by: str | None = Field(default=None, max_length=64)
+    reopened_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class DialogState(SQLModel, table=True):
+    __tablename__ = "dialog_state"
+    userid: str = Field(primary_key=True, max_length=64)
+    flow: str | None = Field(default=None, max_length=32)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ProcessedMessage(SQLModel, table=True):
+    __tablename__ = "processed_message"
+    key: str = Field(primary_key=True, max_length=200)
+    userid: str = Field(max_length=64)
+    replies: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+
+
+class Outbox(SQLModel, table=True):
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=16)  # user | chat
+    recipients: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    chat_id: str | None = Field(default=None, max_length=64)
+    msgtype: str = Field(default="text", max_length=32)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(default="reply", max_length=32)
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ReminderSend(SQLModel, table=True):
+    __tablename__ = "reminder_send"
+    __table_args__ = (UniqueConstraint("campaign_id", "reminder_key", "userid"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    reminder_key: str = Field(max_length=64)
+    userid: str = Field(max_length=64)
+    outbox_id: int | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Lease(SQLModel, table=True):
+    __tablename__ = "lease"
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_column=_ts())
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    actor: str = Field(max_length=64)
+    campaign_id: str | None = Field(default=None, max_length=64)
+    unit_code: str | None = Field(default=None, max_length=32, index=True)
+    entity: str = Field(max_length=32)
+    key: str = Field(max_length=64)
+    field: str = Field(max_length=32)
+    old: str | None = None
+    new: str | None = None
+
+
+class ReminderRun(SQLModel, table=True):
+    """One row per reminder acted on: fired (with how many people) or skipped (its phase had ended)."""
+
+    __tablename__ = "reminder_run"
+    __table_args__ = (UniqueConstraint("campaign_id", "reminder_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    reminder_key: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # fired | skipped
+    due_at: datetime = Field(sa_column=_ts())
+    acted_at: datetime = Field(sa_column=_ts())
+    recipients: int = 0
+    holder: str | None = Field(default=None, max_length=128)

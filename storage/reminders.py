@@ -1,0 +1,135 @@
+"""Repository for reminders: which were acted on, who was sent what, and how their outbox rows fared."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from storage.models import Outbox, ReminderRun, ReminderSend
+
+SOURCE = "reminder"
+
+
+def _insert(session: Session, model):
+    """INSERT that can say ON CONFLICT DO NOTHING, in the session's dialect."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
+
+
+def claim_run(
+    *,
+    session: Session,
+    campaign_id: str,
+    key: str,
+    status: str,
+    due_at: datetime,
+    now: datetime,
+    holder: str | None = None,
+) -> int | None:
+    """Record that a reminder is being acted on; None when it already was (by anyone, ever).
+
+    The unique (campaign, reminder) row is the claim: a second scheduler's insert waits for the first's
+    transaction and then does nothing, so two of them never both fire."""
+    stmt = (
+        _insert(session, ReminderRun)
+        .values(
+            campaign_id=campaign_id,
+            reminder_key=key,
+            status=status,
+            due_at=due_at,
+            acted_at=now,
+            holder=holder,
+            recipients=0,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "reminder_key"])
+    )
+    # RETURNING says whether this insert made the row (rowcount is not reliable across drivers here).
+    return session.execute(stmt.returning(ReminderRun.id)).scalar_one_or_none()
+
+
+def set_recipients(*, session: Session, run_id: int, count: int) -> None:
+    run = session.get(ReminderRun, run_id)
+    run.recipients = count
+    session.add(run)
+
+
+def runs(*, session: Session, campaign_id: str) -> dict[str, ReminderRun]:
+    return {r.reminder_key: r for r in session.exec(select(ReminderRun).where(ReminderRun.campaign_id == campaign_id))}
+
+
+def recorded(*, session: Session, campaign_id: str, key: str) -> set[str]:
+    """Who already has this reminder on record."""
+    return set(
+        session.exec(
+            select(ReminderSend.userid).where(ReminderSend.campaign_id == campaign_id, ReminderSend.reminder_key == key)
+        )
+    )
+
+
+def enqueue_batches(
+    *,
+    session: Session,
+    campaign_id: str,
+    key: str,
+    run_id: int,
+    batches: list[tuple[str, str, list[str]]],
+    now: datetime,
+) -> int:
+    """One outbox row per (digest, text, recipients) batch and one record per recipient, in bulk.
+
+    Returns how many people were recorded; someone recorded already (a race) is left out, never twice."""
+    if not batches:
+        return 0
+    rows = [
+        dict(
+            key=f"reminder:{campaign_id}:{key}:{run_id}:{digest}",
+            kind="user",
+            recipients=users,
+            msgtype="text",
+            content=text,
+            source=SOURCE,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for digest, text, users in batches
+    ]
+    ids = dict(session.execute(_insert(session, Outbox).returning(Outbox.key, Outbox.id), rows).all())
+    sends = [
+        dict(campaign_id=campaign_id, reminder_key=key, userid=user, outbox_id=ids[row["key"]], created_at=now)
+        for row in rows
+        for user in row["recipients"]
+    ]
+    stmt = _insert(session, ReminderSend).on_conflict_do_nothing(
+        index_elements=["campaign_id", "reminder_key", "userid"]
+    )
+    session.execute(stmt, sends)
+    return len(sends)
+
+
+def delivery_counts(*, session: Session, campaign_id: str) -> dict[str, Counter]:
+    """Per reminder: how many recorded people's messages are sent, pending (or sending), failed."""
+    query = (
+        select(ReminderSend.reminder_key, Outbox.status, func.count())
+        .join(Outbox, Outbox.id == ReminderSend.outbox_id)
+        .where(ReminderSend.campaign_id == campaign_id)
+        .group_by(ReminderSend.reminder_key, Outbox.status)
+    )
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for key, status, n in session.exec(query):
+        counts[key]["pending" if status == "sending" else status] += n
+    return counts
+
+
+def failed_rows(*, session: Session, campaign_id: str, key: str, limit: int = 3) -> list[Outbox]:
+    """The reminder's outbox rows that failed for good, newest first."""
+    sent = select(ReminderSend.outbox_id).where(
+        ReminderSend.campaign_id == campaign_id, ReminderSend.reminder_key == key
+    )
+    query = select(Outbox).where(Outbox.id.in_(sent), Outbox.status == "failed").order_by(Outbox.id.desc()).limit(limit)
+    return list(session.exec(query))

@@ -1,0 +1,71 @@
+"""Repository for the roster: liaison groups, units and people with their roles."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from storage.models import LiaisonGroup, Person, Unit
+
+ROLES = {"clerk", "liaison", "admin"}
+
+
+def person(*, session: Session, userid: str) -> Person | None:
+    return session.get(Person, userid)
+
+
+def unit(*, session: Session, code: str) -> Unit | None:
+    return session.get(Unit, code)
+
+
+def group(*, session: Session, group_id: int) -> LiaisonGroup | None:
+    return session.get(LiaisonGroup, group_id)
+
+
+def group_by_name(*, session: Session, name: str) -> LiaisonGroup | None:
+    return session.exec(select(LiaisonGroup).where(LiaisonGroup.name == name)).first()
+
+
+def ensure_group(*, session: Session, name: str) -> tuple[LiaisonGroup, bool]:
+    found = group_by_name(session=session, name=name)
+    if found:
+        return found, False
+    created = LiaisonGroup(name=name)
+    session.add(created)
+    session.flush()
+    return created, True
+
+
+def groups(*, session: Session) -> list[LiaisonGroup]:
+    return list(session.exec(select(LiaisonGroup).order_by(LiaisonGroup.id)))
+
+
+def units(*, session: Session, group_id: int | None = None) -> list[Unit]:
+    query = select(Unit).order_by(Unit.code)
+    if group_id is not None:
+        query = query.where(Unit.group_id == group_id)
+    return list(session.exec(query))
+
+
+def people(*, session: Session, role: str | None = None) -> list[Person]:
+    query = select(Person).order_by(Person.role, Person.unit_code, Person.userid)
+    if role:
+        query = query.where(Person.role == role)
+    return list(session.exec(query))
+
+
+def clerks(*, session: Session, unit_code: str | None = None) -> list[Person]:
+    query = select(Person).where(Person.role == "clerk").order_by(Person.unit_code, Person.userid)
+    if unit_code:
+        query = query.where(Person.unit_code == unit_code)
+    return list(session.exec(query))
+
+
+def liaison_officers(*, session: Session, group_id: int | None = None) -> list[Person]:
+    query = select(Person).where(Person.role == "liaison").order_by(Person.userid)
+    if group_id is not None:
+        query = query.where(Person.group_id == group_id)
+    return list(session.exec(query))
+
+
+def admins(*, session: Session) -> list[Person]:
+    return people(session=session, role="admin")
