@@ -1,0 +1,24 @@
+"""scores, bonus items, grades (issue 11)
+
+Revision ID: 0003
+Revises: 0002
+
+Reserved in order so that work landing in any order keeps one chain; empty until its issue fills it.
+"""
+
+import sqlalchemy as sa  # noqa: F401
+import sqlmodel  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
