@@ -7,7 +7,7 @@ import io
 import json
 
 from handlers.progress import UnitProgress, all_progress
-from storage import campaigns
+from storage import campaigns, roster
 from storage.db import Database
 
 FORMATS = ("json", "csv", "xlsx")
@@ -25,13 +25,29 @@ def export_tables(db: Database, fmt: str) -> bytes:
         if campaign is None:
             raise ExportError("no active campaign: run `kaohe campaign load FILE`")
         rows = all_progress(session=session, campaign=campaign)
+        if fmt == "xlsx":
+            return _workbook(session, campaign, rows)
     if fmt == "json":
         return json.dumps([unit_record(p) for p in rows], ensure_ascii=False, indent=2).encode() + b"\n"
-    if fmt == "csv":
-        return _csv(rows)
-    from handlers.export_xlsx import workbook_bytes
+    return _csv(rows)
 
-    return workbook_bytes(campaign, rows)
+
+def _workbook(session, campaign, rows: list[UnitProgress], units: list | None = None) -> bytes:
+    from handlers.results import unit_results
+    from handlers.vote_results import closed_results
+    from handlers.workbook import full_workbook
+
+    results = unit_results(session=session, campaign=campaign, units=units)
+    votes = closed_results(session=session, campaign_id=campaign.id)
+    return full_workbook(campaign, rows, results, votes=votes, fillers=fillers(session))
+
+
+def fillers(session) -> dict[str, str]:
+    """Each unit's clerks by name, for the 填表人 line."""
+    names: dict[str, list[str]] = {}
+    for clerk in roster.clerks(session=session):
+        names.setdefault(clerk.unit_code, []).append(clerk.name)
+    return {code: "、".join(people) for code, people in names.items()}
 
 
 def unit_record(p: UnitProgress) -> dict:

@@ -16,6 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from handlers.progress import Line, UnitProgress
+from handlers.xlsx_style import Styler, merge
 from storage.campaign import Activity, Campaign
 from storage.render import fmt_number
 
@@ -37,6 +38,15 @@ WRAP = Alignment(vertical="top", wrap_text=True)
 SHORT_FONT = Font(color="C00000", bold=True)
 TARGET_FONT = Font(color="595959")
 TIME_FORMAT = "yyyy-mm-dd hh:mm"
+STYLES = Styler(
+    {
+        "heading": {"font": Font(bold=True), "alignment": CENTRE, "border": BORDER, "fill": HEAD_FILL},
+        "data": {"border": BORDER, "alignment": Alignment(vertical="top")},
+        "data_wrap": {"border": BORDER, "alignment": WRAP},
+        "grey": {"fill": GREY, "border": BORDER, "alignment": Alignment(vertical="top")},
+        "target": {"font": TARGET_FONT, "border": BORDER, "alignment": Alignment(vertical="top")},
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -148,11 +158,11 @@ def activity_row(ws: Worksheet, r: int, p: UnitProgress, columns: list[ItemColum
         cell = ws.cell(r, c)
         line = lines.get(column.activity.key)
         if line is None:
-            cell.fill = GREY
+            STYLES.apply(cell, "grey")
             continue
         cell.value = number(line.q.target if column.is_target else line.value)
         if column.is_target:
-            cell.font = TARGET_FONT
+            STYLES.apply(cell, "target")
     text(ws.cell(r, FIRST_ITEM + len(columns)), joined_notes(p.activities))
 
 
@@ -195,7 +205,7 @@ def score_row(ws: Worksheet, r: int, campaign: Campaign, p: UnitProgress, total_
     ws.cell(r, total_col + 1, "是" if p.submitted else "否")
     if p.submitted_at:
         stamp = ws.cell(r, total_col + 2, campaign.local(p.submitted_at).replace(tzinfo=None))
-        stamp.number_format = TIME_FORMAT
+        STYLES.apply(stamp, "data").number_format = TIME_FORMAT
     text(ws.cell(r, total_col + 3), joined_notes(p.scores))
 
 
@@ -257,8 +267,7 @@ def note_row(ws: Worksheet, last_col: int, value: str) -> None:
 def heading(cell: Cell, value: str | None) -> Cell:
     if value is not None:
         cell.value = value
-    cell.font, cell.alignment, cell.border, cell.fill = Font(bold=True), CENTRE, BORDER, HEAD_FILL
-    return cell
+    return STYLES.apply(cell, "heading")
 
 
 def merged(ws: Worksheet, r1: int, c1: int, r2: int, c2: int, value: str) -> Cell:
@@ -267,7 +276,7 @@ def merged(ws: Worksheet, r1: int, c1: int, r2: int, c2: int, value: str) -> Cel
         for c in range(c1, c2 + 1):
             heading(ws.cell(r, c), None)
     if (r1, c1) != (r2, c2):
-        ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
+        merge(ws, r1, c1, r2, c2)
     return heading(ws.cell(r1, c1), value)
 
 
@@ -298,8 +307,8 @@ def finish(ws: Worksheet, head: tuple[int, int], data_last: int, last_col: int, 
     head_first, head_last = head
     for row in ws.iter_rows(min_row=head_last + 1, max_row=max(data_last, head_last), max_col=last_col):
         for cell in row:
-            cell.border = BORDER
-            cell.alignment = WRAP if cell.column == last_col else Alignment(vertical="top")
+            if not cell.has_style:  # grey, target and time cells got their whole style already
+                STYLES.apply(cell, "data_wrap" if cell.column == last_col else "data")
     ws.freeze_panes = ws.cell(head_last + 1, FIRST_ITEM)
     ws.auto_filter.ref = f"A{head_last}:{get_column_letter(last_col)}{max(data_last, head_last)}"
     for c, width in enumerate(widths, start=1):

@@ -52,8 +52,8 @@ def data_codes(ws, first: int) -> list[str]:
     return [ws.cell(r, 1).value for r in range(first, ws.max_row + 1) if str(ws.cell(r, 1).value).startswith("U")]
 
 
-def test_workbook_has_the_two_attachments_and_the_instructions(filled):
-    assert workbook(filled).sheetnames == ["附件1 统计表", "附件2 自查表", "填报说明"]
+def test_workbook_opens_with_the_two_attachments_the_results_and_the_instructions(filled):
+    assert workbook(filled).sheetnames[:4] == ["附件1 统计表", "附件2 自查表", "考核结果", "填报说明"]
 
 
 def test_statistics_sheet_shows_the_count_done_next_to_the_units_target_as_numbers(filled):
