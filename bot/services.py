@@ -26,16 +26,28 @@ class Services:
 def build_services(settings: Settings, *, clock: Clock | None = None, transport: Transport | None = None) -> Services:
     clock = clock or Clock()
     db = Database(settings.database_url)
-    transport = transport or make_transport(settings)
+    transport = transport or make_transport(settings, db)
     return Services(
         settings=settings, db=db, clock=clock, dispatcher=Dispatcher(db, clock), sender=Sender(db, transport, clock)
     )
 
 
-def make_transport(settings: Settings) -> Transport:
+def make_transport(settings: Settings, db: Database | None = None) -> Transport:
     """WeCom's API when the app can send, otherwise local delivery that the simulator shows."""
     if settings.sending_enabled:
         from bot.channels.wecom_transport import WeComTransport
 
-        return WeComTransport(settings)
+        return WeComTransport(settings, files=stored_file_loader(db) if db else None)
     return LocalTransport()
+
+
+def stored_file_loader(db: Database):
+    """A file's name and bytes by id, read in its own short read transaction (the sender holds none)."""
+    from storage import files
+
+    def load(file_id: int) -> tuple[str, bytes] | None:
+        with db.read() as session:
+            row = files.by_id(session=session, file_id=file_id)
+            return (row.name, bytes(row.data)) if row else None
+
+    return load

@@ -1,4 +1,4 @@
-"""Overviews and the administrator's powers: `本组进度`, `全市进度`, `重新开放 单位`, `导出`."""
+"""Overviews and the administrator's powers: `本组进度`, `全市进度`, `重新开放 单位`."""
 
 from __future__ import annotations
 
@@ -60,11 +60,6 @@ def reopen(turn: Turn) -> None:
     clerks = roster.clerks(session=turn.session, unit_code=unit.code)
     turn.tell([c.userid for c in clerks], "reopened_clerk.txt", by=turn.person.name, unit=unit)
     turn.say("reopened.txt", unit=unit, clerks=[c.name for c in clerks])
-
-
-@command("导出", "导出表格", roles=("admin",))
-def export_hint(turn: Turn) -> None:
-    turn.say("export_hint.txt")
 
 
 def _is_locked(turn: Turn, unit) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,6 +66,18 @@ class Turn:
 
     def post(self, chat_id: str, template: str, **values) -> None:
         self.replies.append(Reply(render(template, **values), chat_id=chat_id))
+
+    def send_file(self, name: str, media_type: str, data: bytes, to: list[str] | None = None) -> None:
+        """Store a document and send it as a file message (through the outbox, which carries only a reference)."""
+        from storage import files
+
+        row = files.store(
+            session=self.session, name=name, media_type=media_type, data=data, owner=self.person.userid, now=self.now
+        )
+        reference = {"file_id": row.id, "token": row.token, "name": row.name, "size": row.size}
+        self.replies.append(
+            Reply(json.dumps(reference, ensure_ascii=False), to=to or [self.person.userid], msgtype="file")
+        )
 
     def enter(self, flow: str | None, **data) -> None:
         self.state.flow, self.state.data = flow, dict(data)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from handlers.documents import XLSX, Document
 from handlers.progress import UnitProgress, all_progress
 from storage import campaigns, roster
 from storage.db import Database
@@ -32,14 +33,29 @@ def export_tables(db: Database, fmt: str) -> bytes:
     return _csv(rows)
 
 
-def _workbook(session, campaign, rows: list[UnitProgress], units: list | None = None) -> bytes:
+def _workbook(session, campaign, rows: list[UnitProgress], units: list | None = None, group: str | None = None):
     from handlers.results import unit_results
     from handlers.vote_results import closed_results
     from handlers.workbook import full_workbook
 
     results = unit_results(session=session, campaign=campaign, units=units)
-    votes = closed_results(session=session, campaign_id=campaign.id)
-    return full_workbook(campaign, rows, results, votes=votes, fillers=fillers(session))
+    votes = [v for v in closed_results(session=session, campaign_id=campaign.id) if group in (None, v.group)]
+    unit_sheets = True if group else None
+    return full_workbook(campaign, rows, results, votes=votes, fillers=fillers(session), unit_sheets=unit_sheets)
+
+
+def city_workbook(*, session, campaign, now) -> Document:
+    rows = all_progress(session=session, campaign=campaign)
+    name = f"{campaign.campaign.year}年度考核表（全市）{campaign.local(now):%m%d-%H%M}.xlsx"
+    return Document(name, XLSX, _workbook(session, campaign, rows))
+
+
+def group_workbook(*, session, campaign, group, now) -> Document:
+    """One liaison group's tables: its units in the matrices and results, and each unit's own sheet."""
+    units = roster.units(session=session, group_id=group.id)
+    rows = all_progress(session=session, campaign=campaign, units=units)
+    name = f"{campaign.campaign.year}年度考核表（{group.name}）{campaign.local(now):%m%d-%H%M}.xlsx"
+    return Document(name, XLSX, _workbook(session, campaign, rows, units=units, group=group.name))
 
 
 def fillers(session) -> dict[str, str]:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.admin_api import require_admin
 from bot.services import Services
 from handlers.base import Inbound
-from storage import outbox, roster
+from storage import files, outbox, roster
 from storage.render import render
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,25 @@ def router(services: Services) -> APIRouter:
             names = {p.userid: p.name for p in roster.people(session=session)}
             return [_message(row, names) for row in outbox.recent(session=session, after_id=after)]
 
+    @api.get("/sim/files/{token}", dependencies=[Depends(guard)])
+    def download(token: str = Path(min_length=8, max_length=64)):
+        """A file the bot sent, as the simulator shows local deliveries: the token is the outbox's reference."""
+        with services.db.read() as session:
+            row = files.by_token(session=session, token=token)
+            if row is None:
+                log.info("simulator download refused: no file for that token")
+                raise HTTPException(status_code=404, detail="没有这个文件")
+            quoted = quote(row.name)
+            headers = {"Content-Disposition": f"attachment; filename=\"{_ascii(row.name)}\"; filename*=UTF-8''{quoted}"}
+            return Response(bytes(row.data), media_type=row.media_type, headers=headers)
+
     return api
+
+
+def _ascii(name: str) -> str:
+    """The plain-ASCII fallback filename for old clients: the extension survives."""
+    stem, dot, ext = name.rpartition(".")
+    return f"download.{ext}" if dot and ext.isascii() else "download"
 
 
 def _guard(services: Services):
@@ -97,13 +117,25 @@ def _person(p, units, groups) -> dict:
     }
 
 
+def _file(row) -> dict | None:
+    if row.msgtype != "file":
+        return None
+    try:
+        ref = json.loads(row.content)
+        return {"name": ref["name"], "size": ref["size"], "url": f"sim/files/{ref['token']}"}
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _message(row, names: dict) -> dict:
+    file = _file(row)
     return {
         "id": row.id,
         "kind": row.kind,
         "to": [{"userid": u, "name": names.get(u, u)} for u in row.recipients],
         "chat_id": row.chat_id,
-        "text": row.content,
+        "text": f"[文件] {file['name']}" if file else row.content,
+        "file": file,
         "status": row.status,
         "source": row.source,
         "created_at": row.created_at.isoformat(),

@@ -40,6 +40,8 @@ _TOKEN_ERRORS = {40014, 41001, 42001}  # invalid, missing, expired access_token 
 _RETRYABLE = {-1, 45009, 45033} | _TOKEN_ERRORS  # system busy, frequency and concurrency limits
 # appchat/send accepts these only; template_card is not among them (wecom.md §3.4).
 _APPCHAT_TYPES = {"text", "image", "voice", "video", "file", "textcard", "news", "mpnews", "markdown"}
+_MEDIA_MIN = 5  # media/upload refuses anything shorter
+_MEDIA_LIMITS = {"file": 20 * 2**20, "image": 10 * 2**20, "voice": 2 * 2**20, "video": 10 * 2**20}
 _REFRESH_MARGIN_S = 60  # as wechatpy: refresh when fewer than 60 s remain (§4.4)
 
 
@@ -146,6 +148,19 @@ class WeComClient:
         if duplicate_check_s:
             body.update(enable_duplicate_check=1, duplicate_check_interval=int(duplicate_check_s))
         return self._call("post", "message/send", data=body)
+
+    def upload_media(self, kind: str, filename: str, data: bytes) -> str:
+        """media/upload (multipart field `media`): a temporary media_id valid for 3 days (wecom.md, 上传临时素材)."""
+        if kind not in _MEDIA_LIMITS:
+            raise ValueError(f"media type must be one of {', '.join(_MEDIA_LIMITS)}")
+        if not _MEDIA_MIN <= len(data) <= _MEDIA_LIMITS[kind]:
+            raise ValueError(f"{kind} must be {_MEDIA_MIN} bytes to {_MEDIA_LIMITS[kind]} bytes, not {len(data)}")
+        files = {"media": (filename, data, "application/octet-stream")}
+        result = self._call("post", "media/upload", params={"type": kind}, files=files)
+        media_id = result.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise WeComError(ERR_RESPONSE, "media/upload answer without media_id", retryable=True)
+        return media_id
 
     def update_template_card(self, payload: dict[str, Any]) -> dict[str, Any]:
         """message/update_template_card; `payload` has userids, response_code and button or card (§3.3)."""

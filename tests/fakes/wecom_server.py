@@ -10,6 +10,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +29,10 @@ _ERRMSG = {
     42001: "access_token expired",
     45009: "api freq out of limit",
     45033: "api concurrent out of limit",
+    40004: "invalid media type",
+    40006: "invalid file size",
+    40007: "invalid media_id",
+    41005: "media data missing",
     47001: "data format error",
     81013: "user & party & tag all invalid",
     86001: "invalid chatid",
@@ -39,6 +45,13 @@ class Call:
     params: dict[str, str]
     body: dict[str, Any] | None
     at: float  # time.monotonic() when received
+
+
+@dataclass(frozen=True)
+class Upload:
+    kind: str  # file | image | voice | video
+    filename: str
+    data: bytes
 
 
 @dataclass
@@ -71,6 +84,8 @@ class FakeWeCom:
         self._valid_tokens: set[str] = set()
         self._expired_tokens: set[str] = set()
         self._chats: dict[str, dict[str, Any]] = {}
+        self._media_seq = itertools.count(1)
+        self.media: dict[str, Upload] = {}  # media_id -> what was uploaded
         self.reset()
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}{PREFIX}"
@@ -176,7 +191,29 @@ class FakeWeCom:
         self._valid_tokens.add(token)
         return _answer(0, access_token=token, expires_in=self._token_ttl)
 
+    def _media_error(self, body: dict) -> int:
+        """A file message must name media this server handed out (media/upload)."""
+        if body.get("msgtype") != "file":
+            return 0
+        media_id = (body.get("file") or {}).get("media_id")
+        return 0 if media_id in self.media else 40007
+
+    def _media_upload(self, params: dict[str, str], body: dict) -> dict:
+        kind = params.get("type", "")
+        if kind not in ("file", "image", "voice", "video"):
+            return _answer(40004)
+        part = next((p for p in body.get("_multipart", []) if p["name"] == "media" and p["filename"]), None)
+        if part is None:
+            return _answer(41005)
+        if not 5 <= len(part["data"]) <= 20 * 2**20:
+            return _answer(40006)
+        media_id = f"media-{next(self._media_seq)}"
+        self.media[media_id] = Upload(kind, part["filename"], part["data"])
+        return _answer(0, type=kind, media_id=media_id, created_at=str(int(time.time())))
+
     def _message_send(self, _params: dict[str, str], body: dict) -> dict:
+        if self._media_error(body):
+            return _answer(self._media_error(body))
         users = [user for user in str(body.get("touser", "")).split("|") if user]
         known = self._known_users
         invalid = [user for user in users if known is not None and user not in known]
@@ -206,6 +243,8 @@ class FakeWeCom:
         chat_id = body.get("chatid", "")
         if chat_id not in self._chats:
             return _answer(86001)
+        if self._media_error(body):
+            return _answer(self._media_error(body))
         self._chat_deliveries[chat_id] += 1
         return _answer(0)
 
@@ -221,7 +260,20 @@ _ROUTES: dict[tuple[str, str], Callable[..., dict]] = {
     ("POST", "appchat/create"): FakeWeCom._appchat_create,
     ("POST", "appchat/send"): FakeWeCom._appchat_send,
     ("GET", "appchat/get"): FakeWeCom._appchat_get,
+    ("POST", "media/upload"): FakeWeCom._media_upload,
 }
+
+
+def _multipart(content_type: str, raw: bytes) -> list[dict]:
+    """The parts of a multipart/form-data body: name, filename and bytes of each."""
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    if not message.is_multipart():
+        return []
+    return [
+        {"name": part.get_param("name", header="content-disposition"), "filename": part.get_filename(),
+         "data": part.get_payload(decode=True) or b""}
+        for part in message.iter_parts()
+    ]  # fmt: skip
 
 
 class _Server(ThreadingHTTPServer):
@@ -254,6 +306,8 @@ def _handler_for(fake: FakeWeCom) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> Any:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+                return {"_multipart": _multipart(self.headers["Content-Type"], raw)}
             try:
                 return json.loads(raw) if raw else None
             except ValueError:
