@@ -31,7 +31,12 @@ def test_export_downloads_the_tables_with_the_admin_token(admin_client, chat):
 def test_xlsx_download_is_a_workbook(admin_client):
     answer = admin_client.get("/api/admin/export", headers={"Authorization": "Bearer t0ken"})
     assert "attachment" in answer.headers["content-disposition"]
-    assert load_workbook(BytesIO(answer.content)).sheetnames[:4] == ["附件1 统计表", "附件2 自查表", "考核结果", "填报说明"]
+    assert load_workbook(BytesIO(answer.content)).sheetnames[:4] == [
+        "附件1 统计表",
+        "附件2 自查表",
+        "考核结果",
+        "填报说明",
+    ]
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "t0ke"}])

@@ -82,7 +82,11 @@ def test_party_committee_is_reminded_to_evaluate_its_subordinate_organisations_f
 
 
 def test_summary_ends_with_the_stamp_filler_and_date_lines(services):
-    assert texts(summary(services))[-3:] == ["填报单位（盖章）：市财政局机关党委", "填表人：马军、王芳", "2013年12月12日"]
+    assert texts(summary(services))[-3:] == [
+        "填报单位（盖章）：市财政局机关党委",
+        "填表人：马军、王芳",
+        "2013年12月12日",
+    ]
 
 
 def test_summary_is_a4(services):

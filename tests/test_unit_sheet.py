@@ -104,7 +104,10 @@ def test_total_of_a_unit_that_entered_nothing_is_blank_not_zero(book):
     header = table_two_top(ws) + 3
     starts = sorted(r.min_col for r in ws.merged_cells.ranges if r.min_row == header)
     col = ws.cell(header, starts[3]).column_letter
-    assert ws.cell(header + 8, starts[3]).value == f'=IF(COUNT({col}{header + 1}:{col}{header + 7})=0,"",SUM({col}{header + 1}:{col}{header + 7}))'
+    assert (
+        ws.cell(header + 8, starts[3]).value
+        == f'=IF(COUNT({col}{header + 1}:{col}{header + 7})=0,"",SUM({col}{header + 1}:{col}{header + 7}))'
+    )
 
 
 def test_signature_line_names_the_units_clerks(book):
