@@ -34,8 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.reminders
 
 bench-callbacks: $(STAMP)
-	$(BIN)/python -m benchmarks.callbacks --seconds 15 --concurrency 16
-	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --seconds 15 --concurrency 16 --db postgres
+	$(BIN)/python -m benchmarks.callbacks
+	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
