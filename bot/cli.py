@@ -1,4 +1,5 @@
-"""The `kaohe` command: serve, scheduler, db, campaign, roster, chat, export, reminders, audit, demo."""
+"""The `kaohe` command: serve, scheduler, db, campaign, roster, scores, results, chat, export, reminders, audit,
+demo."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ campaign_app = typer.Typer(help="The campaign file.", no_args_is_help=True)
 roster_app = typer.Typer(help="Units and people.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
+scores_app = typer.Typer(help="Routine (平时) scores.", no_args_is_help=True)
 app.add_typer(roster_app, name="roster")
+app.add_typer(scores_app, name="scores")
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -96,6 +99,33 @@ def roster_import(units: Path, people: Path) -> None:
         fail(f"导入失败：{exc}")
     for report in reports:
         typer.echo("\n".join(report.lines()))
+
+
+@scores_app.command("import")
+def scores_import(file: Path) -> None:
+    """Routine scores from CSV or XLSX (单位编码, 平时成绩); one refused row and nothing is written."""
+    from bot.operations import import_routine_file
+    from handlers.roster_import import ImportFileError
+
+    try:
+        report = import_routine_file(_db(settings()), file)
+    except (ImportFileError, RuntimeError) as exc:
+        fail(f"导入失败：{exc}")
+    typer.echo("\n".join(report.lines()))
+    if report.refused:
+        fail("有被拒绝的行，未导入任何成绩；改正后重新导入", 1)
+
+
+@app.command()
+def results(format: str = typer.Option("text", "--format", help="text, json or csv")) -> None:
+    """Per unit: year-end, routine, approved bonus, final score, proposed and decided grade, with reasons."""
+    from handlers.results_export import ResultsError, results_bytes
+
+    try:
+        data = results_bytes(_db(settings()), format)
+    except ResultsError as exc:
+        fail(str(exc))
+    sys.stdout.write(data.decode("utf-8"))
 
 
 @app.command()
