@@ -1,4 +1,5 @@
-"""The `kaohe` command: serve, scheduler, db, campaign, roster, scores, results, chat, export, reminders, demo."""
+"""The `kaohe` command: serve, scheduler, db, campaign, roster, scores, results, chat, export, reminders, audit,
+demo."""
 
 from __future__ import annotations
 
@@ -210,15 +211,41 @@ def reminders(at: str | None = typer.Option(None, "--at", help="ISO time, e.g. 2
 
 
 @app.command()
+def audit(
+    unit: str | None = typer.Option(None, "--unit", help="one unit's code, e.g. U01 (default: every unit)"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="how many of the newest changes"),
+) -> None:
+    """The audit trail: who changed what, from what, to what, when (in the campaign's zone)."""
+    from handlers.audit_view import audit_rows
+    from storage import campaigns, roster
+    from storage.render import render
+
+    with _db(settings()).read() as session:
+        found = roster.unit(session=session, code=unit.strip().upper()) if unit else None
+        if unit and found is None:
+            fail(f"kaohe audit: 没有单位编码 {unit}", 1)
+        campaign = campaigns.active_campaign(session=session)
+        rows = audit_rows(session=session, campaign=campaign, unit_code=found.code if found else None, limit=limit)
+    zone = campaign.campaign.timezone if campaign else "UTC"
+    typer.echo(render("audit.txt", rows=list(reversed(rows)), unit=found, zone=zone))
+
+
+@app.command()
 def demo(
     campaign_out: Path = typer.Option(Path("var/demo-campaign.toml"), help="where to write the demo campaign"),
+    admin_token_file: Path | None = typer.Option(
+        None, help="keep a random admin token for the demo's dashboard here (made once, then reused)"
+    ),
 ) -> None:
     """Prepare the demo of `make run`: schema, the 2013 campaign moved to today, the sample roster."""
+    from bot.demo import demo_admin_token
     from bot.operations import setup_demo
 
     s = settings()
     for line in setup_demo(_db(s, migrated=False), campaign_out, datetime.now(UTC)):
         typer.echo(line)
+    if admin_token_file is not None:
+        typer.echo(f"dashboard admin token (demo only, in {admin_token_file}): {demo_admin_token(admin_token_file)}")
 
 
 def _parse_time(text: str) -> datetime:
