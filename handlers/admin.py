@@ -2,42 +2,82 @@
 
 from __future__ import annotations
 
-from handlers.base import Turn
+from handlers.base import Reply, Turn
 from handlers.guards import needs_campaign
-from handlers.progress import all_progress
 from handlers.router import command
+from handlers.summaries import fit, groups_of, unit_lines, vote_lines
 from storage import entries, roster
 from storage.calendar import days_left, is_open
+
+BEHIND_SHOWN = 5  # the units furthest behind, named in the city-wide overview
 
 
 @command("本组进度", "组进度", "进度", roles=("liaison",))
 @needs_campaign
 def group_progress(turn: Turn) -> None:
-    units = roster.units(session=turn.session, group_id=turn.person.group_id)
     group = roster.group(session=turn.session, group_id=turn.person.group_id) if turn.person.group_id else None
-    rows = all_progress(session=turn.session, campaign=turn.campaign, units=units)
-    turn.say(
-        "group_progress.txt",
-        group=group.name if group else "本组",
-        rows=rows,
-        days=days_left(turn.campaign, "self_check", turn.now),
+    if group is None:
+        return turn.say("no_group.txt", name=turn.person.name)
+    lines = unit_lines(session=turn.session, campaign=turn.campaign, group_id=group.id)
+    votes = vote_lines(session=turn.session, campaign=turn.campaign, group=group.name)
+    days = days_left(turn.campaign, "self_check", turn.now)
+    ordered = sorted(lines, key=lambda u: (u.submitted, -u.behind, u.code))
+    turn.replies.append(
+        Reply(
+            fit(
+                "group_progress.txt",
+                ordered,
+                lambda shown, hidden: {
+                    **group_figures(group.name, lines, days, votes),
+                    "shown": shown,
+                    "hidden": hidden,
+                },
+            )
+        )
     )
 
 
 @command("全市进度", "进度", "总进度", roles=("admin",))
 @needs_campaign
 def city_progress(turn: Turn) -> None:
-    rows = all_progress(session=turn.session, campaign=turn.campaign)
-    by_group: dict[str, list] = {}
-    for row in rows:
-        by_group.setdefault(row.group_name, []).append(row)
-    turn.say(
-        "city_progress.txt",
-        by_group=by_group,
-        total=len(rows),
-        submitted=sum(r.submitted for r in rows),
-        days=days_left(turn.campaign, "self_check", turn.now),
+    lines = unit_lines(session=turn.session, campaign=turn.campaign)
+    groups = groups_of(lines)
+    behind = sorted((u for u in lines if not u.complete), key=lambda u: (-u.behind, u.code))[:BEHIND_SHOWN]
+    values = {
+        **group_figures("全市", lines, days_left(turn.campaign, "self_check", turn.now), []),
+        "behind": behind,
+        "votes": vote_totals(vote_lines(session=turn.session, campaign=turn.campaign)),
+    }
+    turn.replies.append(
+        Reply(fit("city_progress.txt", groups, lambda shown, hidden: {**values, "groups": shown, "hidden": hidden}))
     )
+
+
+def group_figures(name: str, lines, days: int, votes: list) -> dict:
+    """What both overviews say first: submitted, table 1 filled and reached against expected, table 2 mean."""
+    scored = [u.points for u in lines if u.scores_filled == u.scores_total]
+    return {
+        "name": name,
+        "total": len(lines),
+        "submitted": sum(u.submitted for u in lines),
+        "acts": sum(u.acts_total for u in lines),
+        "filled": sum(u.acts_filled for u in lines),
+        "reached": sum(u.reached for u in lines),
+        "scored": len(scored),
+        "mean": round(sum(scored) / len(scored), 1) if scored else None,
+        "days": days,
+        "votes": votes,
+    }
+
+
+def vote_totals(votes: list[dict]) -> dict[str, dict]:
+    """By vote title: how many groups closed it and how many it recommended in all."""
+    totals: dict[str, dict] = {}
+    for v in votes:
+        t = totals.setdefault(v["title"], {"groups": 0, "picks": 0})
+        t["groups"] += 1
+        t["picks"] += len(v["picks"])
+    return totals
 
 
 @command("重新开放", "开放", "解锁", roles=("admin",), prefix=True)

@@ -79,7 +79,14 @@ def _submit(turn: Turn) -> None:
         if c.userid != turn.person.userid
     ]
     turn.tell(others, "submitted_colleague.txt", by=turn.person.name)
-    turn.say("submitted.txt", p=p, liaison=[x.name for x in liaison])
+    turn.say(
+        "submitted.txt",
+        p=p,
+        liaison=[x.name for x in liaison],
+        by=turn.person.name,
+        at=f"{turn.campaign.local(turn.now):%Y-%m-%d %H:%M}",
+        short=[line for line in p.activities if line.short_by],
+    )
 
 
 def _versions(turn: Turn, kind: str) -> dict[str, int]:
