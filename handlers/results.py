@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from storage import entries, roster, scoring
+from storage import roster, scoring
 from storage.campaign import Campaign
-from storage.models import BonusItem, GradeDecision, ReviewedScore, RoutineScore, Unit
+from storage.models import BonusItem, GradeDecision, ReviewedScore, RoutineScore, ScoreEntry, Unit
 
 
 def rounded(value: float | Decimal, precision: int) -> float:
@@ -126,7 +126,12 @@ def unit_results(*, session: Session, campaign: Campaign, units: list[Unit] | No
     """Every unit's result (or those given) from a handful of bulk reads, in unit-code order."""
     units = sorted(roster.units(session=session) if units is None else units, key=lambda u: u.code)
     names = {g.id: g.name for g in roster.groups(session=session)}
-    selfs = entries.entries(session=session, kind="score", campaign_id=campaign.id)
+    selfs = dict(
+        ((code, key), points)
+        for code, key, points in session.exec(
+            select(ScoreEntry.unit_code, ScoreEntry.key, ScoreEntry.points).where(ScoreEntry.campaign_id == campaign.id)
+        )
+    )
     reviews = scoring.reviewed_scores(session=session, campaign_id=campaign.id)
     routine = scoring.routine_scores(session=session, campaign_id=campaign.id)
     decisions = scoring.grade_decisions(session=session, campaign_id=campaign.id)
@@ -155,5 +160,5 @@ def unit_result(*, session: Session, campaign: Campaign, unit: Unit) -> UnitResu
     return unit_results(session=session, campaign=campaign, units=[unit])[0]
 
 
-def _category(category, entry, review) -> CategoryScore:
-    return CategoryScore(category.key, category.name, category.points, entry.points if entry else None, review)
+def _category(category, points, review) -> CategoryScore:
+    return CategoryScore(category.key, category.name, category.points, points, review)

@@ -41,13 +41,20 @@ def test_administrators_export_is_the_workbook_as_a_file(chat, services):
     chat("hezhiyuan").say("导出")
     [row] = file_rows(services)
     book = openpyxl.load_workbook(io.BytesIO(stored(services, row).data))
-    assert book.sheetnames[:4] == ["附件1 统计表", "附件2 自查表", "考核结果", "填报说明"] and len(book.sheetnames) == 16
+    assert (
+        book.sheetnames[:4] == ["附件1 统计表", "附件2 自查表", "考核结果", "填报说明"] and len(book.sheetnames) == 16
+    )
 
 
 def test_liaison_officers_export_holds_only_the_groups_units(chat, services):
     assert "第一联络组考核表已生成" in chat("hulin").say("本组导出")
     book = openpyxl.load_workbook(io.BytesIO(stored(services, file_rows(services)[0]).data))
-    assert book.sheetnames[4:] == ["U01 市财政局机关党委", "U02 市教育局机关党委", "U03 市统计局机关总支", "U04 市档案局机关支部"]
+    assert book.sheetnames[4:] == [
+        "U01 市财政局机关党委",
+        "U02 市教育局机关党委",
+        "U03 市统计局机关总支",
+        "U04 市档案局机关支部",
+    ]
 
 
 def test_administrator_gets_the_results_announcement_draft(chat, services):
