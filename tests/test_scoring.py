@@ -62,8 +62,8 @@ def test_rounding_follows_the_campaigns_precision(scored):
 
 
 def test_weights_come_from_the_campaign_file(scored):
-    c = campaign_with(weights="year_end = 0.5\nroutine = 0.5")
-    assert result(scored, campaign=c).final == 92.78  # 47.775 + 45 = 92.775
+    c = campaign_with(weights="year_end = 0.6\nroutine = 0.4")
+    assert result(scored, campaign=c).final == 93.33  # 57.33 + 36
 
 
 def test_year_end_scale_comes_from_the_campaign_file(scored):
