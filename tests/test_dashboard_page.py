@@ -36,7 +36,8 @@ def log_in(tab, site, token=TOKEN):
     expect(tab.locator("h2")).to_have_text("管理后台登录")
     tab.select_option("#actor", "hezhiyuan")
     tab.fill("#token", token)
-    tab.click("button[type=submit]")
+    with tab.expect_navigation():  # to the "load" event: the chart scripts have run
+        tab.click("button[type=submit]")
 
 
 def test_login_then_city_figures_come_from_the_database(tab, site):
