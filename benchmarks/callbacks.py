@@ -244,7 +244,9 @@ def run(label: str, url: str, args) -> None:
     print(f"prepared {label}: {len(clerks)} clerks filling in {time.perf_counter() - started:.1f} s", flush=True)
     gen, floors, turns = Requests(args.threads), [], []
     pools = [deque(clerks[t :: args.threads]) for t in range(args.threads)]
-    width = max(1, 4 * args.connections // args.threads)  # far more than a thread's connections
+    # far more than a thread's connections: a message is not overtaken by its clerk's next one (SQLite's
+    # writers are not served in order, so a slow answer can still lose to one sent 1-2 s later)
+    width = max(1, 8 * args.connections // args.threads)
     echo, turn = Server("echo"), Server("turn", url)
     try:
         with tempfile.TemporaryDirectory() as tmp:

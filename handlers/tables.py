@@ -45,7 +45,8 @@ def question(campaign: Campaign, kind: str, key: str, org_type: str) -> Question
 
 
 def current(turn: Turn, kind: str) -> dict:
-    return entries.entries(session=turn.session, kind=kind, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
+    """The unit's entries of this kind, read once per turn and kept up to date by the turn's own writes."""
+    return entries.unit_entries(session=turn.session, kind=kind, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
 
 
 def check(turn: Turn, q: Question, value, pending: dict | None = None) -> None:
