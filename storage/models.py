@@ -192,3 +192,15 @@ class ReminderRun(SQLModel, table=True):
     acted_at: datetime = Field(sa_column=_ts())
     recipients: int = 0
     holder: str | None = Field(default=None, max_length=128)
+
+
+# --- speed (issue 10): version stamps of what processes hold in memory --------------------------------
+
+
+class DataStamp(SQLModel, table=True):
+    """A counter per cached aggregate ("roster", "campaign"), moved by database triggers on every write
+    to its tables (migration 0005), so each process sees with one cheap read whether its copy is current."""
+
+    __tablename__ = "data_stamp"
+    name: str = Field(primary_key=True, max_length=32)
+    version: int = 0

@@ -5,9 +5,12 @@ import pytest
 from sqlalchemy import event, text
 from sqlmodel import select
 
-from storage import entries
+from bot.services import build_services
+from handlers.base import Inbound
+from storage import dialogs, entries
 from storage.db import Database
-from storage.models import AuditEntry
+from storage.models import ActivityEntry, AuditEntry
+from tests.conftest import _services
 from tests.transcript import Chat
 
 CAMPAIGN = "luoyang-2013"
@@ -122,3 +125,41 @@ def _wait_for_a_lock_wait(session, limit_s: float = 20.0) -> None:
                 return
         time.sleep(0.02)
     raise AssertionError("the second writer never waited for the first one's row")
+
+
+def test_a_claimed_message_key_cannot_be_claimed_again_and_a_rollback_frees_it(any_services):
+    db = any_services.db
+    with pytest.raises(RuntimeError), db.write() as session:
+        assert dialogs.claim(session=session, key="k", userid="wangfang")
+        raise RuntimeError("the turn failed: its claim goes with it")
+    with db.write() as session:
+        assert dialogs.claim(session=session, key="k", userid="wangfang")
+        dialogs.answer(session=session, key="k", replies=[{"text": "好"}])
+    with db.write() as session:
+        assert not dialogs.claim(session=session, key="k", userid="wangfang")
+        assert dialogs.answered(session=session, key="k") == [{"text": "好"}]
+
+
+@pytest.mark.postgres
+def test_one_message_delivered_to_two_processes_at_once_is_handled_once(pg_url, clock, transport):
+    first = _services(pg_url, clock, transport)
+    second = build_services(first.settings, clock=clock, transport=transport)
+    Chat(first, "wangfang").say("填报")
+    start, answers = threading.Barrier(2), []
+
+    def deliver(services) -> None:
+        start.wait()
+        answers.append(services.dispatcher.dispatch(Inbound("app", "wangfang", "6", "app:msg:42"))[0].text)
+
+    threads = [threading.Thread(target=deliver, args=(s,)) for s in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    with first.db.read() as session:
+        versions = [e.version for e in session.exec(select(ActivityEntry))]
+        audit = list(session.exec(select(AuditEntry)))
+    second.close()
+    first.close()
+    assert len(answers) == 2 and answers[0] == answers[1] and "已记录" in answers[0]
+    assert versions == [1] and len(audit) == 1
