@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo makes its own admin token (var/demo-admin-token) unless KAOHE_ADMIN_TOKEN is set already.
 run: $(STAMP)
-	$(BIN)/kaohe demo --campaign-out var/demo-campaign.toml
-	KAOHE_CAMPAIGN=var/demo-campaign.toml $(BIN)/kaohe serve --host 127.0.0.1 --port 8000
+	$(BIN)/kaohe demo --campaign-out var/demo-campaign.toml $(if $(KAOHE_ADMIN_TOKEN),,--admin-token-file var/demo-admin-token)
+	@echo "dashboard: http://127.0.0.1:8000/dashboard/login"
+	KAOHE_CAMPAIGN=var/demo-campaign.toml KAOHE_ADMIN_TOKEN="$${KAOHE_ADMIN_TOKEN:-$$(cat var/demo-admin-token)}" \
+		$(BIN)/kaohe serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP) lint
 	. scripts/test-services.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
