@@ -52,6 +52,12 @@ class Weights(_Strict):
     routine: float = 0.3
 
 
+class Checks(_Strict):
+    # A count above this many times its annual target is read back with the target and a question
+    # ("党委会 120 次，年度目标 6 次，确认无误吗？") before it is saved.
+    confirm_over_target: float = Field(default=5, gt=1)
+
+
 class Phase(_Strict):
     key: str
     name: str
@@ -113,6 +119,7 @@ class Reminder(_Strict):
 class Campaign(_Strict):
     campaign: Info
     weights: Weights = Weights()
+    checks: Checks = Checks()
     phases: list[Phase]
     activities: list[Activity]
     categories: list[Category]
