@@ -52,12 +52,6 @@ class Weights(_Strict):
     routine: float = 0.3
 
 
-<<<<<<< HEAD
-class Checks(_Strict):
-    # A count above this many times its annual target is read back with the target and a question
-    # ("党委会 120 次，年度目标 6 次，确认无误吗？") before it is saved.
-    confirm_over_target: float = Field(default=5, gt=1)
-=======
 class Scoring(_Strict):
     """How the year-end part, the final score and the grade are worked out; every key optional."""
 
@@ -65,7 +59,12 @@ class Scoring(_Strict):
     routine_max: float = Field(100, gt=0)  # routine (平时) scores run from 0 to this
     precision: int = Field(2, ge=0, le=4)  # decimal places of the year-end part and the final score
     bonus_max: float | None = Field(None, gt=0)  # a cap on one unit's approved bonus in all; None: no cap
->>>>>>> main
+
+
+class Checks(_Strict):
+    # A count above this many times its annual target is read back with the target and a question
+    # ("党委会 120 次，年度目标 6 次，确认无误吗？") before it is saved.
+    confirm_over_target: float = Field(default=5, gt=1)
 
 
 class Phase(_Strict):
@@ -129,11 +128,9 @@ class Reminder(_Strict):
 class Campaign(_Strict):
     campaign: Info
     weights: Weights = Weights()
-<<<<<<< HEAD
-    checks: Checks = Checks()
-=======
     scoring: Scoring = Scoring()
->>>>>>> main
+
+    checks: Checks = Checks()
     phases: list[Phase]
     activities: list[Activity]
     categories: list[Category]
