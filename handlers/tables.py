@@ -74,6 +74,13 @@ def _check_of_which(turn: Turn, q: Question, value, pending: dict) -> None:
             raise InputError(f"{q.name}不能少于{child.name}（已填 {_n(counts[child.key])} 次）")
 
 
+def implausible(campaign: Campaign, q: Question, value) -> bool:
+    """A count so far beyond its annual target (the campaign's `checks.confirm_over_target` times it)
+    that it is more likely a slip than a year's work: asked about, never refused."""
+    factor = campaign.checks.confirm_over_target
+    return q.kind == "activity" and bool(q.target) and value > q.target * factor
+
+
 def not_applicable(turn: Turn, key: str) -> str | None:
     """Why an activity does not apply to this unit, or None when it does."""
     activity = turn.campaign.activity(key)
