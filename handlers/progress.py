@@ -78,7 +78,8 @@ def all_progress(*, session: Session, campaign: Campaign, units: list[Unit] | No
     names = {g.id: g.name for g in roster.groups(session=session)}
     acts = _values(session, ActivityEntry, ActivityEntry.count, campaign.id, codes)
     scores = _values(session, ScoreEntry, ScoreEntry.points, campaign.id, codes)
-    subs = entries.submissions(session=session, campaign_id=campaign.id)
+    one = units[0].code if len(units) == 1 else None  # one unit: read its rows, not the city's
+    subs = entries.submissions(session=session, campaign_id=campaign.id, unit_code=one)
     score_qs = questions(campaign, "score", "")
     act_qs = {org: questions(campaign, "activity", org) for org in {u.org_type for u in units}}
     return [

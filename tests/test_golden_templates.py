@@ -54,7 +54,13 @@ def unit_lines() -> list[UnitLine]:
 
 
 FIGURES = {"total": 2, "submitted": 1, "acts": 28, "filled": 17, "reached": 15, "scored": 1, "mean": 955.5, "days": 3}
-VOTE = {"group": "第一联络组", "title": "先进基层党组织", "eligible": 4, "voted": 4, "picks": ["市财政局机关党委（3票）"]}
+VOTE = {
+    "group": "第一联络组",
+    "title": "先进基层党组织",
+    "eligible": 4,
+    "voted": 4,
+    "picks": ["市财政局机关党委（3票）"],
+}
 ITEM = BonusItem(id=7, campaign_id=C.id, unit_code="U01", title="市级表彰", points=5, reason="市文明委12号文件",
                  status="refused", declared_by="wangfang", decision_reason="无表彰文件")  # fmt: skip
 NAMES = {"hezhiyuan": "何志远"}
