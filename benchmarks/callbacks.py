@@ -192,15 +192,15 @@ def _serve(url: str, api_base: str, conn, sender: bool) -> None:
 
     services.dispatcher.dispatch = timed_dispatch
     sender_rounds = [0, 0]  # outbox sender transactions, and those that found rows
-    plain_run_once = services.sender.run_once
+    plain_pump = services.sender.pump
 
-    def counted_run_once(limit: int = 100) -> int:
-        handled = plain_run_once(limit)
+    def counted_pump() -> int:
+        handled = plain_pump()
         sender_rounds[0] += 1
         sender_rounds[1] += bool(handled)
         return handled
 
-    services.sender.run_once = counted_run_once
+    services.sender.pump = counted_pump
     app = _TimedCallbacks(create_app(settings, services=services, sender=sender, scheduler=False))
     # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY on accepted sockets only when their
     # proto says TCP, and without it every keep-alive answer waits ~40 ms for a delayed ACK. `kaohe
