@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 PER_MINUTE = 30  # per member per app; WeCom silently drops the excess (wecom.md §3.2)
 DUPLICATE_CHECK_S = 14400  # WeCom's maximum: a resend within 4 h of an accepted call is dropped by WeCom
 WORKERS = 4  # rows in flight at once, so one stalled call does not hold up the others
+BACKOFF_BASE_S = 5.0  # first retry after 5 s, then 10, 20, ...
 BACKOFF_CAP_S = 300.0  # a rate-limit storm or outage is retried every 5 minutes at most, until the row expires
 
 
@@ -79,6 +80,7 @@ class Sender:
     def __init__(self, db: Database, transport: Transport, clock: Clock, workers: int = WORKERS):
         self.db, self.transport, self.clock, self.workers = db, transport, clock, workers
         self.holder = uuid.uuid4().hex[:16]
+        self.backoff_base_s = BACKOFF_BASE_S  # fault runs shorten it to fit WeCom's misbehaviour into seconds
         self.window = RateWindow()
         self.wakeup = threading.Event()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="outbox-send")
@@ -145,7 +147,7 @@ class Sender:
             rejected = self._deliver(row)
         except SendError as exc:
             log.warning("outbox %s (%s) failed: %s", row.id, row.key, exc)
-            return self._finish(row, str(exc), retry_in=_backoff(row.attempts) if exc.retryable else None)
+            return self._finish(row, str(exc), retry_in=self._backoff(row.attempts) if exc.retryable else None)
         if rejected:
             log.warning("outbox %s (%s): WeCom refused %d userids: %s", row.id, row.key, len(rejected), rejected[:10])
         with self.db.write() as session:
@@ -167,16 +169,15 @@ class Sender:
             refused |= {u.lower() for u in got or []}
         return [u for u in row.recipients if u.lower() in refused]
 
+    def _backoff(self, attempts: int) -> float:
+        return min(BACKOFF_CAP_S, self.backoff_base_s * 2 ** min(attempts, 20))
+
     def _finish(self, row: Outbox, error: str, retry_in: float | None, count: bool = True) -> None:
         retry_at = self.clock.now() + timedelta(seconds=retry_in) if retry_in is not None else None
         with self.db.write() as session:
             outbox.mark_failed(
                 session=session, outbox_id=row.id, error=error, retry_at=retry_at, holder=self.holder, count=count
             )
-
-
-def _backoff(attempts: int) -> float:
-    return min(BACKOFF_CAP_S, 5.0 * 2**attempts)
 
 
 class SenderThread(threading.Thread):

@@ -106,6 +106,7 @@ class FakeWeCom:
             self._delays: list[_Rule] = []
             self._statuses: list[_Rule] = []
             self._drops: list[_Rule] = []
+            self._plans: list[tuple[str, list[str]]] = []
             self._accepted: dict[str, float] = {}  # request JSON -> when first delivered (duplicate check)
             self.duplicates = 0  # sends dropped by the duplicate check
             self._skew = 0.0
@@ -128,6 +129,19 @@ class FakeWeCom:
         """Close the connection without an answer; with `applied`, after the call took effect."""
         with self._lock:
             self._drops.append(_Rule(path_suffix, applied, times))
+
+    def plan_next(self, path_suffix: str, steps: list[str]) -> None:
+        """The next calls misbehave in this order, one step each: an errcode ("45009"), "http500", "drop"
+        (connection closed, nothing done), "drop-applied" (closed after the call took effect), "stall:10"
+        (took effect, answered 10 s late), "ok"."""
+        with self._lock:
+            self._plans.append((path_suffix, list(steps)))
+
+    def _planned(self, path: str) -> str | None:
+        for suffix, steps in self._plans:
+            if steps and path.endswith(suffix):
+                return steps.pop(0)
+        return None
 
     def advance(self, seconds: float) -> None:
         """Move the fake's clock on, so a duplicate-check interval can run out without waiting."""
@@ -162,6 +176,9 @@ class FakeWeCom:
         """(HTTP status, answer or None to drop the connection, delay before answering)."""
         with self._lock:
             self.calls.append(Call(path, params, body if isinstance(body, dict) else None, time.monotonic()))
+            step = self._planned(path)
+            if step is not None:
+                return self._play(step, method, path, params, body)
             delay = self._take(self._delays, path) or 0.0
             status = self._take(self._statuses, path)
             if status is not None:
@@ -172,6 +189,18 @@ class FakeWeCom:
             errcode = self._take(self._failures, path)
             status, answer = (200, _answer(errcode)) if errcode is not None else self._route(method, path, params, body)
         return (0, None, delay) if drop else (status, answer, delay)
+
+    def _play(self, step: str, method: str, path: str, params: dict, body: Any) -> tuple[int, dict | None, float]:
+        if step.lstrip("-").isdigit():
+            return 200, _answer(int(step)), 0.0
+        if step == "http500":
+            return 500, {"error": "internal"}, 0.0
+        if step == "drop":
+            return 0, None, 0.0
+        status, answer = self._route(method, path, params, body)
+        if step == "drop-applied":
+            return 0, None, 0.0
+        return status, answer, float(step.split(":")[1]) if step.startswith("stall:") else 0.0
 
     def _take(self, rules: list[_Rule], path: str) -> Any:
         for rule in rules:
