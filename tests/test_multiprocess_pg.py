@@ -113,7 +113,9 @@ def test_two_workers_and_a_scheduler_on_postgresql(tmp_path, pg_url, fake):
         def converse(clerk):
             clerk.say("填报", urls[0])
             for pair in PAIRS:  # one person's consecutive messages, arriving together at both workers
-                both = [threading.Thread(target=clerk.say, args=(text, url)) for text, url in zip(pair, urls)]
+                both = [
+                    threading.Thread(target=clerk.say, args=(text, url)) for text, url in zip(pair, urls, strict=True)
+                ]
                 for thread in both:
                     thread.start()
                 for thread in both:
