@@ -130,6 +130,13 @@ class FakeWeCom:
         with self._lock:
             self._drops.append(_Rule(path_suffix, applied, times))
 
+    def heal(self) -> None:
+        """WeCom recovers: pending failures, delays, drops and plans are forgotten; calls and deliveries stay."""
+        with self._lock:
+            for rules in (self._failures, self._delays, self._statuses, self._drops):
+                rules.clear()
+            self._plans.clear()
+
     def plan_next(self, path_suffix: str, steps: list[str]) -> None:
         """The next calls misbehave in this order, one step each: an errcode ("45009"), "http500", "drop"
         (connection closed, nothing done), "drop-applied" (closed after the call took effect), "stall:10"
