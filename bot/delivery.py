@@ -131,9 +131,6 @@ class Sender:
             wait(running, return_when=FIRST_COMPLETED)
         return total
 
-    def run_once(self, limit: int = 100) -> int:
-        return self.drain(max_rounds=limit)
-
     def settle(self, timeout: float = 10.0) -> None:
         """Wait for the rows in flight (a clean stop), so none is left to its lease and sent again."""
         wait(self._running(), timeout=timeout)
