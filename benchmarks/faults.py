@@ -4,8 +4,8 @@ chat and a reminder to thousands goes out; the shipped backoff and 5 s timeout. 
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 import tempfile
 import threading
 import time

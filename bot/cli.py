@@ -21,9 +21,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 campaign_app = typer.Typer(help="The campaign file.", no_args_is_help=True)
 roster_app = typer.Typer(help="Units and people.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Messages waiting, sent, failed or expired; resend what failed.")
 app.add_typer(db_app, name="db")
-app.add_typer(outbox_app, name="outbox")
 app.add_typer(campaign_app, name="campaign")
 scores_app = typer.Typer(help="Routine (平时) scores.", no_args_is_help=True)
 app.add_typer(roster_app, name="roster")
@@ -212,40 +210,6 @@ def reminders(at: str | None = typer.Option(None, "--at", help="ISO time, e.g. 2
     typer.echo(reminders_report(_db(settings()), moment))
 
 
-@outbox_app.callback(invoke_without_command=True)
-def outbox_list(
-    ctx: typer.Context,
-    status: list[str] = typer.Option(None, "--status", help="pending, sending, sent, failed or expired (repeatable)"),
-    limit: str = typer.Option("50", "--limit", help="how many of the newest rows (1-10000)"),
-) -> None:
-    """The outbox's newest messages: status, recipients, attempts, next try, last error."""
-    if ctx.invoked_subcommand:
-        return
-    from bot.outbox_admin import OutboxError, outbox_listing
-
-    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= 10_000):
-        fail(f"kaohe outbox: --limit {limit!r}: a whole number from 1 to 10000")
-    try:
-        typer.echo(outbox_listing(_db(settings()), status or None, int(limit)))
-    except OutboxError as exc:
-        fail(f"kaohe outbox: {exc}")
-
-
-@outbox_app.command("retry")
-def outbox_retry(
-    ids: list[str] = typer.Argument(None, help="outbox ids, as `kaohe outbox` lists them"),
-    failed: bool = typer.Option(False, "--failed", help="every message that failed for good"),
-) -> None:
-    """Send failed or expired messages again (for another day); for a delivered one, those WeCom refused."""
-    from bot.outbox_admin import OutboxError, retry_rows
-
-    try:
-        lines = retry_rows(_db(settings()), ids or [], failed, datetime.now(UTC))
-    except OutboxError as exc:
-        fail(f"kaohe outbox retry: {exc}", 1)
-    typer.echo("\n".join(lines))
-
-
 @app.command()
 def audit(
     unit: str | None = typer.Option(None, "--unit", help="one unit's code, e.g. U01 (default: every unit)"),
@@ -296,6 +260,15 @@ def _parse_time(text: str) -> datetime:
             campaign = campaigns.active_campaign(session=session)
         moment = moment.replace(tzinfo=campaign.tz if campaign else UTC)
     return moment
+
+
+def _register_subcommands() -> None:
+    from bot.outbox_cli import outbox_app
+
+    app.add_typer(outbox_app, name="outbox")
+
+
+_register_subcommands()
 
 
 def main() -> None:
