@@ -12,6 +12,7 @@ from storage import campaigns, dialogs, outbox, roster
 from storage.clock import Clock
 from storage.db import Database
 from storage.render import render
+from storage.secrecy import Keyring
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000  # characters a person may send in one message; WeCom's own cap is 2048 bytes
@@ -20,8 +21,8 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Dispatcher:
-    def __init__(self, db: Database, clock: Clock):
-        self.db, self.clock = db, clock
+    def __init__(self, db: Database, clock: Clock, keyring: Keyring | None = None):
+        self.db, self.clock, self.keyring = db, clock, keyring
 
     def dispatch(self, inbound: Inbound, passive_bytes: int | None = None) -> list[Reply]:
         """Handle one message; returns the reply to the sender. Others' messages go to the outbox in
@@ -32,7 +33,7 @@ class Dispatcher:
             self.db.lock_person(session, inbound.userid)
             seen = dialogs.processed(session=session, key=inbound.msg_key)
             if seen is not None:
-                return [Reply.from_dict(r) for r in seen.replies]
+                return [Reply.from_dict(r, self.keyring) for r in seen.replies]
             replies = self._handle(session, inbound)
             mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
             later = [Reply(text, to=[inbound.userid]) for text in overflow]
@@ -41,7 +42,7 @@ class Dispatcher:
                 session=session,
                 key=inbound.msg_key,
                 userid=inbound.userid,
-                replies=[r.as_dict() for r in mine],
+                replies=[r.stored(self.keyring) for r in mine],
                 now=self.clock.now(),
             )
             return mine
@@ -62,6 +63,7 @@ class Dispatcher:
             unit=roster.unit(session=session, code=person.unit_code) if person.unit_code else None,
             state=state,
             now=self.clock.now(),
+            keyring=self.keyring,
         )
         router.route(turn)
         dialogs.save_state(session=session, state=turn.state, now=turn.now)
@@ -84,7 +86,7 @@ class Dispatcher:
 def _fit(replies: list[Reply], limit: int | None) -> tuple[list[Reply], list[str]]:
     """Split the sender's reply at line breaks into pieces of at most `limit` UTF-8 bytes: the first is
     the passive answer, the rest go through the outbox in order."""
-    if not replies or limit is None or len(replies[0].text.encode()) <= limit:
+    if not replies or limit is None or replies[0].msgtype != "text" or len(replies[0].text.encode()) <= limit:
         return replies, []
     pieces, current = [], ""
     for line in replies[0].text.split("\n"):
@@ -98,9 +100,12 @@ def _fit(replies: list[Reply], limit: int | None) -> tuple[list[Reply], list[str
             candidate = candidate[len(cut) :]
         current = candidate
     pieces.append(current)
-    return [Reply(pieces[0])], pieces[1:]
+    return [Reply(pieces[0]), *replies[1:]], pieces[1:]
 
 
 def _merge(replies: list[Reply]) -> list[Reply]:
-    """The sender gets one message: WeCom's passive reply carries one, and a phone shows one bubble."""
-    return [Reply("\n\n".join(r.text for r in replies))] if replies else []
+    """The sender gets one text message (WeCom's passive reply carries one, a phone shows one bubble);
+    a card goes after it as it is."""
+    texts = [r for r in replies if r.msgtype == "text"]
+    merged = [Reply("\n\n".join(r.text for r in texts), private=any(r.private for r in texts))] if texts else []
+    return merged + [r for r in replies if r.msgtype != "text"]

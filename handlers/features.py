@@ -1,6 +1,14 @@
 """The feature modules, imported once so their keywords register with the router (wechatpy's parser
 registry pattern): the router never imports a feature, so the dependency points one way."""
 
-from handlers import activities, admin, selfscore, sentences, submit
+from handlers import (
+    activities,
+    admin,
+    ballots,
+    selfscore,
+    sentences,
+    submit,
+    votes,
+)
 
-FEATURES = (activities, admin, selfscore, sentences, submit)
+FEATURES = (activities, admin, selfscore, sentences, submit, votes, ballots)

@@ -14,6 +14,8 @@ _PREFIXED: list[tuple[str, str, Handler]] = []  # (role, prefix, handler): keywo
 _FLOWS: dict[str, Handler] = {}
 _EXPIRES: dict[str, timedelta] = {}  # flows that ask for a confirmation go stale
 _FREE: dict[str, Handler] = {}  # role -> handler for text that is no keyword
+_ACTIONS: list[Handler] = []  # a click on a card: a feature's handler looks at turn.inbound.action
+_BEFORE: list[Handler] = []  # run on every message before routing (a group chat's first message binds it)
 
 
 def command(*keywords: str, roles: tuple[str, ...] = ("clerk", "liaison", "admin"), prefix: bool = False):
@@ -50,6 +52,16 @@ def free_text(role: str):
     return register
 
 
+def action(handler: Handler) -> Handler:
+    _ACTIONS.append(handler)
+    return handler
+
+
+def before(handler: Handler) -> Handler:
+    _BEFORE.append(handler)
+    return handler
+
+
 def find_command(turn: Turn) -> Handler | None:
     word = normalise_command(turn.text)
     role = turn.person.role
@@ -59,6 +71,12 @@ def find_command(turn: Turn) -> Handler | None:
 
 
 def route(turn: Turn) -> None:
+    for hook in _BEFORE:
+        hook(turn)
+    if turn.inbound.action is not None:
+        for handler in _ACTIONS:
+            handler(turn)
+        return
     word = normalise_command(turn.text)
     if word in CANCEL:
         return _cancel(turn)
