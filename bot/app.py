@@ -61,12 +61,13 @@ def create_app(
 
 
 def _mount_channels(app: FastAPI, services: Services) -> None:
-    from bot.channels import admin_api, simulator, wecom_app, wecom_bot
+    from bot.channels import admin_api, sim_group, simulator, wecom_app, wecom_bot
 
     app.include_router(admin_api.router(services))
     app.include_router(wecom_app.router(services))
     app.include_router(wecom_bot.router(services))
     app.include_router(simulator.router(services))
+    app.include_router(sim_group.router(services))
 
 
 def _start_background(services: Services, sender: bool, scheduler: bool) -> list:

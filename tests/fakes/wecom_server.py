@@ -194,10 +194,9 @@ class FakeWeCom:
         code = body.get("response_code")
         if not code:
             return _answer(40000, errmsg="response_code missing")
-        with self._lock:
-            if code in self._used_codes:  # each response code can be used once (wecom.md §3.3)
-                return _answer(40000, errmsg="response_code used")
-            self._used_codes.add(code)
+        if code in self._used_codes:  # each response code can be used once (wecom.md §3.3); routes run locked
+            return _answer(40000, errmsg="response_code used")
+        self._used_codes.add(code)
         return _answer(0, invaliduser=[])
 
     def _appchat_create(self, _params: dict[str, str], body: dict) -> dict:
