@@ -5,10 +5,11 @@ from handlers import (
     activities,
     admin,
     ballots,
+    scoring_chat,
     selfscore,
     sentences,
     submit,
     votes,
 )
 
-FEATURES = (activities, admin, selfscore, sentences, submit, votes, ballots)
+FEATURES = (activities, admin, selfscore, sentences, submit, scoring_chat, votes, ballots)
