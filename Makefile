@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.reminders
+	$(BIN)/python -m benchmarks.votes
 
 bench-callbacks: $(STAMP)
 	$(BIN)/python -m benchmarks.callbacks

@@ -100,7 +100,12 @@ def open_recommendation(turn: Turn) -> None:
     candidates = votes.candidates(session=turn.session, vote_id=vote.id)
     vote.max_choices = limit
     votes.open_vote(
-        session=turn.session, vote=vote, by=turn.person.userid, now=turn.now, closes_at=closes_at, chat_id=None
+        session=turn.session,
+        vote=vote,
+        by=turn.person.userid,
+        now=turn.now,
+        closes_at=closes_at,
+        chat_id=turn.inbound.chat_id,
     )
     announce(turn, vote, group, candidates)
 

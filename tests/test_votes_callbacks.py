@@ -1,5 +1,6 @@
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -118,3 +119,14 @@ def test_without_a_group_bot_the_app_sends_each_voter_a_card_and_counts_clicks_a
         result = officer.say("结束投票")
         assert "第1名 市财政局机关党委：1 票" not in result and "并列第1名（各 1 票）" in result
         assert "应到 5，实到 2" in result
+
+
+@pytest.mark.parametrize("selected", [5, "x", [1, None], {"selected_item": {"option_ids": 7}}, None])
+def test_junk_in_a_card_events_choices_is_refused_and_counts_nothing(bot, selected):  # noqa: F811
+    task = bot_says(bot, "hulin", "@考核助手 发起推荐 先进基层党组织", "j0")["template_card"]["task_id"]
+    payload = card_event("liqiang", task, [], "j1")
+    payload["event"]["template_card_event"]["selected_items"] = selected
+    params, body = signed(payload)
+    answer = opened(bot.post("/wecom/bot/callback", params=params, content=body).text)
+    assert "未记录" in answer["template_card"]["main_title"]["desc"]  # an empty or unknown choice
+    assert ballots(bot.app.state.services) == []
