@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from storage.campaign import Campaign
+from storage.directory import RosterView
 from storage.models import DialogState, Person, Unit
 from storage.render import render
 from storage.secrecy import Keyring
@@ -60,6 +61,7 @@ class Turn:
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     keyring: Keyring | None = None  # the secret ballot's keys (storage.secrecy)
+    roster: RosterView | None = None  # the dispatcher's in-memory roster (people, units, admins), if any
 
     @property
     def text(self) -> str:

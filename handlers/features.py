@@ -5,6 +5,8 @@ from handlers import (
     activities,
     admin,
     ballots,
+    liaison,
+    questions,
     scoring_chat,
     selfscore,
     sentences,
@@ -12,4 +14,15 @@ from handlers import (
     votes,
 )
 
-FEATURES = (activities, admin, selfscore, sentences, submit, scoring_chat, votes, ballots)
+FEATURES = (
+    activities,
+    admin,
+    liaison,
+    questions,
+    scoring_chat,
+    selfscore,
+    sentences,
+    submit,
+    votes,
+    ballots,
+)

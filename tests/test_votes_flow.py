@@ -1,8 +1,11 @@
+from datetime import datetime
+
 import pytest
 from sqlmodel import select
 
 from storage import votes
 from storage.models import Ballot, LiaisonGroup, Vote
+from tests.conftest import SHANGHAI
 from tests.vote_chat import GROUP_CHAT, GroupChat
 
 
@@ -188,3 +191,11 @@ def test_a_retried_card_event_counts_once_and_gets_the_same_answer(services, gro
     assert group("liqiang").click(task, 1, key="retry-1") == first
     result = officer.say("结束投票")
     assert "第1名 市财政局机关党委：1 票" in result and "实到 1" in result
+
+
+def test_during_group_review_locked_clerks_vote_and_the_opening_says_nothing_of_being_early(services, group):
+    services.clock.at = datetime(2013, 12, 24, 10, 0, tzinfo=SHANGHAI)  # self-check over: entries locked
+    officer, answer = open_advanced(group)
+    assert "还没到分组考核" not in answer and "已发起第一联络组「先进基层党组织」投票" in answer
+    assert "已投「先进基层党组织」：1. 市财政局机关党委" in group("liqiang", chat_id=None).say("投票 1")
+    assert "投票 1 3" in group("liqiang", chat_id=None).say("帮助")
