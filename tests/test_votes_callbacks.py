@@ -59,13 +59,14 @@ def test_group_chat_bot_runs_a_vote_from_opening_to_posted_result(bot):  # noqa:
     assert clicked["response_type"] == "update_template_card" and clicked["userids"] == ["liqiang"]
     assert clicked["template_card"]["main_title"]["desc"] == "已投：1、3，截止前可改"
     assert [o["is_checked"] for o in clicked["template_card"]["checkbox"]["option_list"]] == [True, False, True, False]
-    assert bot_clicks(bot, "liqiang", task, ["1", "3"], "c1") == clicked  # WeCom's retry: same answer
+    bot_says(bot, "liqiang", "@考核助手 投票 4", "t0")  # a changed ballot…
+    assert bot_clicks(bot, "liqiang", task, ["1", "3"], "c1") == clicked  # …then WeCom retries c1: same answer
     refused = bot_clicks(bot, "wangfang", task, ["1"], "c2")
     assert "不能推荐本单位" in refused["template_card"]["main_title"]["desc"]
     assert "已收到您的" in bot_says(bot, "zhangmin", "@考核助手 投票 1", "t1")["stream"]["content"]
     assert len(ballots(services)) == 2
     result = bot_says(bot, "hulin", "@考核助手 结束投票", "o2")["stream"]["content"]
-    assert "第1名 市财政局机关党委：2 票" in result and "第2名 市统计局机关总支：1 票" in result
+    assert "并列第1名（各 1 票）：市财政局机关党委、市档案局机关支部" in result  # the retry changed nothing
     assert "应到 5，实到 2" in result
 
 

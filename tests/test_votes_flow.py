@@ -181,7 +181,9 @@ def test_a_tie_for_first_is_named_as_a_tie(group):
     officer, _ = open_advanced(group, limit=1)
     group("liqiang").say("投票 1")
     group("wangfang").say("投票 2")
-    assert "并列第1名（各 1 票）：市财政局机关党委、市教育局机关党委" in officer.say("结束投票")
+    result = officer.say("结束投票")
+    assert "并列第1名（各 1 票）：市财政局机关党委、市教育局机关党委" in result
+    assert "并列第3名（各 0 票）：市统计局机关总支、市档案局机关支部" in result  # two share 1st: next is 3rd
 
 
 def test_a_retried_card_event_counts_once_and_gets_the_same_answer(services, group):

@@ -93,3 +93,18 @@ def test_with_one_ballot_per_unit_any_clerk_of_the_unit_casts_and_replaces_it(se
     (letter,) = voters_letters(services, CLOSES - timedelta(hours=1))
     assert sorted(letter.userids) == ["liqiang", "liujing", "zhangmin"]
     assert "应到 4，实到 1" in GroupChat(services, "hulin", chat_id=None).say("投票结果")
+
+
+def test_a_second_close_of_the_same_vote_changes_nothing(opened):
+    with opened.db.read() as session:
+        (vote,) = votes.votes(session=session, campaign_id="luoyang-2013")
+
+    def close(by, counts):
+        with opened.db.write() as session:
+            return votes.close(session=session, vote_id=vote.id, by=by, now=CLOSES, counts=counts, eligible=5, voted=2)
+
+    assert close("x", {1: 9}) is True
+    assert close("y", {1: 7}) is False
+    with opened.db.read() as session:
+        assert votes.candidates(session=session, vote_id=vote.id)[0].count == 9
+        assert votes.vote(session=session, vote_id=vote.id).closed_by == "x"
