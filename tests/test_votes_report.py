@@ -77,3 +77,11 @@ def test_kaohe_votes_text_and_a_bad_format(kaohe, cli_services):
     assert "1. 市财政局机关党委: 2 票" in text and "进行中" in text
     bad = kaohe("votes", "--format", "xml")
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "not text or json" in bad.stderr
+
+
+def test_kaohe_reminders_names_exactly_the_voters_without_a_ballot(kaohe, cli_services):
+    GroupChat(cli_services, "hulin", chat_id=None).say("发起推荐 先进基层党组织 截止12-27 17:00")
+    GroupChat(cli_services, "liqiang", chat_id=None).say("投票 1")
+    out = kaohe("reminders", "--at", "2013-12-26T09:10+08:00").stdout
+    pending = out[out.index("votes_pending") :].split("votes_last_day")[0]
+    assert all(name in pending for name in ("王芳", "马军", "张敏", "刘静")) and "李强" not in pending
