@@ -73,6 +73,9 @@ class Sender:
     def run_once(self, limit: int = 100) -> int:
         """Send what is due; returns how many rows were handled. Network calls happen outside transactions."""
         now = self.clock.now()
+        with self.db.read() as session:
+            if not outbox.any_due(session=session, now=now):
+                return 0
         with self.db.write() as session:
             rows = outbox.claim(session=session, now=now, limit=limit, skip_locked=not self.db.is_sqlite)
         for row in rows:

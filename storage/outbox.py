@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from storage.models import Outbox, utcnow
 
 BATCH = 1000  # message/send takes up to 1000 userids (wecom.md §3.2)
+ENQUEUED = "outbox_enqueued"  # session.info flag: this transaction added outbox rows
 
 
 def enqueue(
@@ -40,6 +41,7 @@ def enqueue(
     )
     session.add(row)
     session.flush()
+    session.info[ENQUEUED] = True
     return row
 
 
@@ -63,10 +65,15 @@ def claim(
 
 
 def mark_sent(*, session: Session, outbox_id: int, now: datetime) -> None:
-    row = session.get(Outbox, outbox_id)
-    if row:
-        row.status, row.sent_at, row.last_error = "sent", now, None
-        session.add(row)
+    t = Outbox.__table__
+    session.execute(update(t).where(t.c.id == outbox_id).values(status="sent", sent_at=now, last_error=None))
+
+
+def any_due(*, session: Session, now: datetime) -> bool:
+    """Whether claim would find anything: a read, so an idle sender never queues behind writers."""
+    t = Outbox.__table__
+    query = select(t.c.id).where(t.c.status.in_(("pending", "sending")), t.c.next_attempt_at <= now).limit(1)
+    return session.execute(query).first() is not None
 
 
 def mark_failed(*, session: Session, outbox_id: int, error: str, retry_at: datetime | None) -> None:
