@@ -96,6 +96,9 @@ class Sender:
             free = self.workers - len(self._running())
             if free <= 0:
                 return 0
+            with self.db.read() as session:
+                if not outbox.any_due(session=session, now=self.clock.now()):
+                    return 0
             with self.db.write() as session:
                 rows = outbox.claim(
                     session=session,
