@@ -31,12 +31,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None, transport:
     db = Database(settings.database_url)
     transport = transport or make_transport(settings)
     keyring = make_keyring(settings)
+    sender = Sender(db, transport, clock)
     return Services(
         settings=settings,
         db=db,
         clock=clock,
-        dispatcher=Dispatcher(db, clock, keyring),
-        sender=Sender(db, transport, clock),
+        dispatcher=Dispatcher(db, clock, sender.wakeup, keyring=keyring),
+        sender=sender,
         keyring=keyring,
     )
 
