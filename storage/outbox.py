@@ -148,6 +148,16 @@ def mark_failed(
     return True
 
 
+def hasten(*, session: Session, now: datetime) -> int:
+    """WeCom answers again: rows waiting out a backoff are due now instead of at their next try."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.status == "pending", Outbox.attempts > 0, Outbox.next_attempt_at > now)
+        .values(next_attempt_at=now)
+    )
+    return result.rowcount or 0
+
+
 def retry(*, session: Session, outbox_id: int, now: datetime) -> Outbox | None:
     """An operator's resend: a failed or expired row goes out again (for another day); for a sent row, the
     recipients WeCom refused get a new row. None when there is nothing to resend."""
