@@ -299,3 +299,15 @@ class SimTurn(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     replies: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+# --- speed (issue 10): version stamps of what processes hold in memory --------------------------------
+
+
+class DataStamp(SQLModel, table=True):
+    """A counter per cached aggregate ("roster", "campaign"), moved by database triggers on every write
+    to its tables (migration 0005), so each process sees with one cheap read whether its copy is current."""
+
+    __tablename__ = "data_stamp"
+    name: str = Field(primary_key=True, max_length=32)
+    version: int = 0
