@@ -162,7 +162,7 @@ def export(
     from handlers.export import ExportError, export_tables
 
     if format == "xlsx" and output is None:
-        fail("xlsx 是二进制文件，请用 -o 文件名 指定输出")
+        fail("xlsx 是二进制文件：请用 -o FILE 写入文件")
     try:
         data = export_tables(_db(settings()), format)
     except ExportError as exc:
