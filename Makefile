@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install bench bench-callbacks clean
+.PHONY: run test lint install bench bench-callbacks faults clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(STAMP)
 bench-callbacks: $(STAMP)
 	$(BIN)/python -m benchmarks.callbacks
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
+
+# A longer WeCom outage than make test's fault run, with the shipped backoff; prints figures, never fails.
+faults: $(STAMP)
+	$(BIN)/python -m benchmarks.faults --outage 90
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
