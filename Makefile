@@ -30,8 +30,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# One reminder to 20,000 clerks: one text for most of them, then the worst case (a text per unit).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.reminders
+	$(BIN)/python -m benchmarks.reminders --partial
 
 bench-callbacks: $(STAMP)
 	$(BIN)/python -m benchmarks.callbacks
