@@ -19,11 +19,11 @@ class ExportError(ValueError):
 
 def export_tables(db: Database, fmt: str) -> bytes:
     if fmt not in FORMATS:
-        raise ExportError(f"--format: one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise ExportError(f"--format 只能是 {'、'.join(FORMATS)} 之一，不能是 {fmt!r}")
     with db.read() as session:
         campaign = campaigns.active_campaign(session=session)
         if campaign is None:
-            raise ExportError("no active campaign: run `kaohe campaign load FILE`")
+            raise ExportError("没有进行中的考核：请先运行 `kaohe campaign load FILE`")
         rows = all_progress(session=session, campaign=campaign)
         recommended = recommendations_by_unit(votes.closed_results(session=session, campaign_id=campaign.id))
     if fmt == "json":
