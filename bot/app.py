@@ -54,20 +54,23 @@ def create_app(
             request.url.path,
             "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors),
         )
-        return JSONResponse({"detail": errors}, status_code=422)
+        # A person reading the answer (the dashboard's API) gets one Chinese line beside the details.
+        fields = "、".join(dict.fromkeys(str(e["loc"][-1]) for e in errors if e["loc"])) or "请求体"
+        return JSONResponse({"detail": errors, "message": f"请求参数不对：{fields}"}, status_code=422)
 
     _mount_channels(app, services)
     return app
 
 
 def _mount_channels(app: FastAPI, services: Services) -> None:
-    from bot.channels import admin_api, dashboard, simulator, wecom_app, wecom_bot
+    from bot.channels import admin_api, dashboard, sim_group, simulator, wecom_app, wecom_bot
 
     app.include_router(admin_api.router(services))
     dashboard.mount(app, services)
     app.include_router(wecom_app.router(services))
     app.include_router(wecom_bot.router(services))
     app.include_router(simulator.router(services))
+    app.include_router(sim_group.router(services))
 
 
 def _start_background(services: Services, sender: bool, scheduler: bool) -> list:

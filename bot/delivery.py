@@ -21,7 +21,9 @@ PER_MINUTE = 30  # per member per app; WeCom silently drops the excess (wecom.md
 DUPLICATE_CHECK_S = 14400  # WeCom's maximum: a resend within 4 h of an accepted call is dropped by WeCom
 WORKERS = 4  # rows in flight at once, so one stalled call does not hold up the others
 BACKOFF_BASE_S = 5.0  # first retry after 5 s, then 10, 20, ...
-BACKOFF_CAP_S = 300.0  # a rate-limit storm or outage is retried every 5 minutes at most, until the row expires
+# A frequency block lifts after a minute (wecom.md §3.2, error codes), so an outage is tried once a minute per
+# row until the row expires; the first success after failures makes every backed-off row due at once.
+BACKOFF_CAP_S = 60.0
 
 
 class Transport(Protocol):
@@ -85,6 +87,7 @@ class Sender:
         self.wakeup = threading.Event()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="outbox-send")
         self._inflight: set[Future] = set()
+        self._troubled = threading.Event()  # a retryable failure since the last success
         self._lock = threading.RLock()  # a future done before add_done_callback runs its callback in pump
 
     def pump(self) -> int:
@@ -93,6 +96,9 @@ class Sender:
             free = self.workers - len(self._running())
             if free <= 0:
                 return 0
+            with self.db.read() as session:
+                if not outbox.any_due(session=session, now=self.clock.now()):
+                    return 0
             with self.db.write() as session:
                 rows = outbox.claim(
                     session=session,
@@ -144,6 +150,8 @@ class Sender:
             rejected = self._deliver(row)
         except SendError as exc:
             log.warning("outbox %s (%s) failed: %s", row.id, row.key, exc)
+            if exc.retryable:
+                self._troubled.set()
             return self._finish(row, str(exc), retry_in=self._backoff(row.attempts) if exc.retryable else None)
         if rejected:
             log.warning("outbox %s (%s): WeCom refused %d userids: %s", row.id, row.key, len(rejected), rejected[:10])
@@ -153,6 +161,16 @@ class Sender:
             )
         if not done:
             log.warning("outbox %s: sent after its lease ran out; another sender holds it now", row.id)
+        if self._troubled.is_set():
+            self._recovered()
+
+    def _recovered(self) -> None:
+        self._troubled.clear()
+        with self.db.write() as session:
+            hastened = outbox.hasten(session=session, now=self.clock.now())
+        if hastened:
+            log.info("WeCom answers again: %d messages waiting out a backoff are sent now", hastened)
+        self.wakeup.set()
 
     def _deliver(self, row: Outbox) -> list[str]:
         """One call per 1000 recipients; the userids WeCom refused, spelled as in the row (WeCom lower-cases)."""

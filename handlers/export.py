@@ -8,7 +8,7 @@ import json
 
 from handlers.documents import XLSX, Document
 from handlers.progress import UnitProgress, all_progress
-from storage import campaigns, roster
+from storage import campaigns, roster, votes
 from storage.db import Database
 
 FORMATS = ("json", "csv", "xlsx")
@@ -20,16 +20,18 @@ class ExportError(ValueError):
 
 def export_tables(db: Database, fmt: str) -> bytes:
     if fmt not in FORMATS:
-        raise ExportError(f"--format: one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise ExportError(f"--format 只能是 {'、'.join(FORMATS)} 之一，不能是 {fmt!r}")
     with db.read() as session:
         campaign = campaigns.active_campaign(session=session)
         if campaign is None:
-            raise ExportError("no active campaign: run `kaohe campaign load FILE`")
+            raise ExportError("没有进行中的考核：请先运行 `kaohe campaign load FILE`")
         rows = all_progress(session=session, campaign=campaign)
         if fmt == "xlsx":
             return _workbook(session, campaign, rows)
+        recommended = recommendations_by_unit(votes.closed_results(session=session, campaign_id=campaign.id))
     if fmt == "json":
-        return json.dumps([unit_record(p) for p in rows], ensure_ascii=False, indent=2).encode() + b"\n"
+        records = [{**unit_record(p), "recommendations": recommended.get(p.unit.code, [])} for p in rows]
+        return json.dumps(records, ensure_ascii=False, indent=2).encode() + b"\n"
     return _csv(rows)
 
 
@@ -80,6 +82,27 @@ def unit_record(p: UnitProgress) -> dict:
         "submitted": p.submitted,
         "submitted_at": p.submitted_at.isoformat() if p.submitted_at else None,
     }
+
+
+def recommendations_by_unit(results: list[votes.VoteResult]) -> dict[str, list[dict]]:
+    """Closed votes' counts for the unit's organisation or the people it put forward (never who chose whom)."""
+    found: dict[str, list[dict]] = {}
+    for result in results:
+        for c in result.candidates:
+            if c.unit_code:
+                found.setdefault(c.unit_code, []).append(
+                    {
+                        "kind": result.kind,
+                        "title": result.title,
+                        "group": result.group,
+                        "candidate": c.label,
+                        "votes": c.count,
+                        "rank": 1 + sum(o.count > c.count for o in result.candidates),
+                        "eligible": result.eligible,
+                        "voted": result.voted,
+                    }
+                )
+    return found
 
 
 def _csv(rows: list[UnitProgress]) -> bytes:

@@ -4,6 +4,7 @@ registry pattern): the router never imports a feature, so the dependency points 
 from handlers import (
     activities,
     admin,
+    ballots,
     files_chat,
     liaison,
     questions,
@@ -11,6 +12,7 @@ from handlers import (
     selfscore,
     sentences,
     submit,
+    votes,
 )
 
 FEATURES = (
@@ -23,4 +25,6 @@ FEATURES = (
     selfscore,
     sentences,
     submit,
+    votes,
+    ballots,
 )

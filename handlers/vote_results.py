@@ -1,14 +1,15 @@
-"""The closed recommendation votes, as the summaries and documents read them (until issue 8 lands: none)."""
+"""The closed recommendation votes, as the summaries and documents read them (issue 8's storage.votes)."""
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
+from storage import votes
 
-def closed_results(*, session: Session, campaign_id: str) -> list:
-    """Closed votes, each with group, kind, title, max_choices, eligible, voted and candidates (label, count).
-    Issue 8's storage.votes.closed_results takes this place when it lands; until then there are none."""
-    return []
+
+def closed_results(*, session: Session, campaign_id: str) -> list[votes.VoteResult]:
+    """Closed votes, each with group, kind, title, max_choices, eligible, voted and candidates (label, count)."""
+    return votes.closed_results(session=session, campaign_id=campaign_id)
 
 
 def recommended(result) -> list:

@@ -13,6 +13,7 @@ BATCH = 1000  # message/send takes up to 1000 userids (wecom.md §3.2)
 USEFUL_FOR = timedelta(days=1)  # a message not delivered within a day is expired, not sent late
 LEASE_S = 120  # a claimed row is the claimer's this long: one row is one call of at most 3 x 5 s requests
 RETRYABLE_STATUSES = ("failed", "expired")
+ENQUEUED = "outbox_enqueued"  # session.info flag: this transaction added outbox rows
 
 
 def enqueue(
@@ -48,12 +49,18 @@ def enqueue(
     )
     session.add(row)
     session.flush()
+    session.info[ENQUEUED] = True
     return row
 
 
 def _due(now: datetime):
     """Pending rows whose time has come, and claimed rows whose sender's lease ran out (it crashed or stalled)."""
     return and_(or_(Outbox.status == "pending", Outbox.status == "sending"), Outbox.next_attempt_at <= now)
+
+
+def any_due(*, session: Session, now: datetime) -> bool:
+    """Whether claim would find (or expire) anything: a read, so an idle sender never queues behind writers."""
+    return session.execute(select(Outbox.id).where(_due(now)).limit(1)).first() is not None
 
 
 def claim(
@@ -139,6 +146,16 @@ def mark_failed(
         row.status, row.next_attempt_at = "pending", retry_at
     session.add(row)
     return True
+
+
+def hasten(*, session: Session, now: datetime) -> int:
+    """WeCom answers again: rows waiting out a backoff are due now instead of at their next try."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.status == "pending", Outbox.attempts > 0, Outbox.next_attempt_at > now)
+        .values(next_attempt_at=now)
+    )
+    return result.rowcount or 0
 
 
 def retry(*, session: Session, outbox_id: int, now: datetime) -> Outbox | None:

@@ -127,8 +127,6 @@ async def _dispatch_in_time(services: Services, inbound: Inbound) -> list[Reply]
         loop = asyncio.get_running_loop()
         work.add_done_callback(lambda done: loop.run_in_executor(None, _send_late, services, inbound, done))
         return []
-    finally:
-        services.sender.wakeup.set()
 
 
 def _send_late(services: Services, inbound: Inbound, done: asyncio.Future) -> None:

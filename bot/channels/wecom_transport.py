@@ -16,6 +16,8 @@ KEY_SPREAD_S = 3600  # duplicate_check_interval varies by key within WeCom's las
 
 
 def _msg(msgtype: str, content: str) -> dict:
+    if msgtype == "template_card":  # the vote card each voter gets in the app chat (wecom.md §3.2)
+        return {"msgtype": "template_card", "template_card": json.loads(content)}
     if msgtype == "markdown":
         return {"msgtype": "markdown", "markdown": {"content": content}}
     return {"msgtype": "text", "text": {"content": content}}
@@ -37,6 +39,8 @@ class WeComTransport:
 
     def send_users(self, userids: list[str], msgtype: str, content: str, key: str = "") -> list[str]:
         """message/send with the duplicate check on; returns the userids WeCom refused (lower-cased by WeCom)."""
+        if msgtype == "update_template_card":
+            return self._update_card(userids, content)
         try:
             msg = self._file(content) if msgtype == "file" else _msg(msgtype, content)
             answer = self.client.send_message(userids, msg, duplicate_check_s=duplicate_check_interval(key))
@@ -70,6 +74,15 @@ class WeComTransport:
         except WeComError as exc:
             raise SendError(f"media/upload {exc.errcode} {exc.errmsg}", exc.retryable) from None
         return {"msgtype": "file", "file": {"media_id": media_id}}
+
+    def _update_card(self, userids: list[str], content: str) -> list[str]:
+        """message/update_template_card with the click's response code, for those who clicked (§3.3)."""
+        try:
+            answer = self.client.update_template_card({**json.loads(content), "userids": list(userids)})
+        except WeComError as exc:
+            # A response code is good once and for a day: retrying a refused one cannot help.
+            raise SendError(f"update_template_card {exc.errcode} {exc.errmsg}", exc.retryable) from None
+        return _ids(answer.get("invaliduser"))
 
 
 def _ids(value) -> list[str]:
