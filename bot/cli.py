@@ -224,10 +224,29 @@ def scheduler() -> None:
 @app.command()
 def reminders(at: str | None = typer.Option(None, "--at", help="ISO time, e.g. 2013-12-16T09:10+08:00")) -> None:
     """Which reminders are due (or would be at that time), to whom, and which were sent."""
+    from bot.secret_key import keyring
     from schedules.report import reminders_report
 
     moment = _parse_time(at) if at else datetime.now(UTC)
-    typer.echo(reminders_report(_db(settings()), moment))
+    s = settings()
+    typer.echo(reminders_report(_db(s), moment, keyring=keyring(s)))
+
+
+@app.command()
+def votes(format: str = typer.Option("text", "--format", help="text or json")) -> None:
+    """Every recommendation vote: group, kind, status, turnout, and the counts once closed (never who chose whom)."""
+    import json
+
+    from handlers.vote_report import votes_overview
+    from storage.render import render
+
+    if format not in ("text", "json"):
+        fail(f"--format: {format!r} is not text or json")
+    rows = votes_overview(_db(settings()))
+    if format == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render("votes_report.txt", rows=rows))
 
 
 @app.command()

@@ -10,7 +10,10 @@ from storage.campaign import DEFAULT_CAMPAIGN, load_campaign
 from storage.db import Database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-EXPORT_KEYS = {"code", "name", "org_type", "group", "activities", "scores", "submitted", "submitted_at"}
+# The contract's fields, exactly, plus what later issues added beside them (votes: recommendations).
+EXPORT_KEYS = {"code", "name", "org_type", "group", "activities", "scores", "submitted", "submitted_at"} | {
+    "recommendations"
+}
 
 
 @pytest.fixture
