@@ -55,7 +55,9 @@ def router(services: Services) -> APIRouter:
 
     @api.post("/api/sim/send", dependencies=[Depends(guard)])
     async def send(message: SimMessage):
-        inbound = Inbound(channel="sim", userid=message.userid, text=message.text, msg_key=f"sim:{uuid.uuid4().hex}")
+        inbound = Inbound(
+            channel="sim", userid=message.userid, text=message.text, msg_key=f"sim:{message.userid}:{uuid.uuid4().hex}"
+        )
         replies = await run_in_threadpool(services.dispatcher.dispatch, inbound)
         services.sender.wakeup.set()
         return {"replies": [r.text for r in replies]}
