@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from bot.body_guard import BodyGuard
 from bot.services import Services, build_services
 from bot.settings import Settings
 
@@ -56,6 +57,7 @@ def create_app(
         )
         return JSONResponse({"detail": errors}, status_code=422)
 
+    app.add_middleware(BodyGuard, read_s=settings.body_timeout_s)
     _mount_channels(app, services)
     return app
 

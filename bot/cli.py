@@ -140,13 +140,8 @@ def serve(
     """The web service; runs the reminder scheduler in-process unless told not to."""
     import uvicorn
 
-    from bot.operations import prepare
-
     s = settings()
-    try:
-        prepare(_db(s), s)
-    except (CampaignError, RuntimeError) as exc:
-        fail(f"kaohe: {exc}")
+    _prepare(s)
     if workers > 1:
         if not no_scheduler:
             fail("kaohe: with several workers run `kaohe serve --no-scheduler` and one `kaohe scheduler`")
@@ -160,14 +155,10 @@ def serve(
 @app.command()
 def scheduler() -> None:
     """The reminder scheduler and outbox sender alone, for deployments with several web workers."""
-    from bot.operations import prepare
     from bot.scheduler import run_forever
 
     s = settings()
-    try:
-        prepare(_db(s), s)
-    except (CampaignError, RuntimeError) as exc:
-        fail(f"kaohe: {exc}")
+    _prepare(s)
     run_forever(s)
 
 
@@ -190,6 +181,17 @@ def demo(
     s = settings()
     for line in setup_demo(_db(s, migrated=False), campaign_out, datetime.now(UTC)):
         typer.echo(line)
+
+
+def _prepare(s: Settings) -> None:
+    """Schema current, campaign as start_campaign decides; one line saying which campaign is active."""
+    from bot.operations import prepare
+
+    try:
+        line = prepare(_db(s), s)
+    except (CampaignError, RuntimeError) as exc:
+        fail(f"kaohe: {exc}")
+    logging.getLogger("kaohe").info(line)
 
 
 def _parse_time(text: str) -> datetime:

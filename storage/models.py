@@ -70,6 +70,9 @@ class Person(SQLModel, table=True):
     role: str = Field(max_length=16, index=True)  # clerk | liaison | admin
     unit_code: str | None = Field(default=None, foreign_key="unit.code", index=True)
     group_id: int | None = Field(default=None, foreign_key="liaison_group.id", index=True)
+    # A person left out of a later roster import is deactivated, never deleted: their history stays.
+    active: bool = True
+    deactivated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class ActivityEntry(SQLModel, table=True):
@@ -192,3 +195,16 @@ class ReminderRun(SQLModel, table=True):
     acted_at: datetime = Field(sa_column=_ts())
     recipients: int = 0
     holder: str | None = Field(default=None, max_length=128)
+
+
+# --- reliability (issue 12): which campaign file was loaded, so a restart never undoes a later choice ---
+
+
+class CampaignLoad(SQLModel, table=True):
+    __tablename__ = "campaign_load"
+    id: int | None = Field(default=None, primary_key=True)
+    path: str
+    source_hash: str = Field(max_length=64)
+    campaign_id: str = Field(max_length=64)
+    how: str = Field(max_length=16)  # hand (kaohe campaign load) | start (KAOHE_CAMPAIGN) | watch | default
+    loaded_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
