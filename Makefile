@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo makes its own admin token (var/demo-admin-token) unless KAOHE_ADMIN_TOKEN is set already.
 run: $(STAMP)
-	$(BIN)/kaohe demo --campaign-out var/demo-campaign.toml
-	KAOHE_CAMPAIGN=var/demo-campaign.toml $(BIN)/kaohe serve --host 127.0.0.1 --port 8000
+	$(BIN)/kaohe demo --campaign-out var/demo-campaign.toml $(if $(KAOHE_ADMIN_TOKEN),,--admin-token-file var/demo-admin-token)
+	@echo "dashboard: http://127.0.0.1:8000/dashboard/login"
+	KAOHE_CAMPAIGN=var/demo-campaign.toml KAOHE_ADMIN_TOKEN="$${KAOHE_ADMIN_TOKEN:-$$(cat var/demo-admin-token)}" \
+		$(BIN)/kaohe serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP) lint
 	. scripts/test-services.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -31,8 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.reminders
 
 bench-callbacks: $(STAMP)
-	$(BIN)/python -m benchmarks.callbacks --seconds 15 --concurrency 16
-	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --seconds 15 --concurrency 16 --db postgres
+	$(BIN)/python -m benchmarks.callbacks
+	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

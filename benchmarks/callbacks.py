@@ -1,544 +1,298 @@
-"""Benchmark: encrypted WeCom app callbacks answered by one uvicorn process on loopback, and their latency.
+"""Benchmark: a clerk's turn through /wecom/callback against its floor, an echo with the same crypto, under wrk.
 
-Run as `python -m benchmarks.callbacks [--seconds 20] [--concurrency 16] [--db sqlite|postgres]`. Each load
-thread plays a different clerk at a time through a whole conversation, every line a real encrypted callback
-with its own MsgId; about 5 % of the requests are WeCom's redeliveries of an earlier (params, body). It
-measures and prints; it asserts nothing about speed. WeCom waits 5 s for an answer (wecom.md §1.3).
+`python -m benchmarks.callbacks [--seconds 10] [--repeat 2] [--connections 32] [--db sqlite|postgres]`.
+In one run, alternately: the echo floor (benchmarks/echo.py: check, decrypt, parse, encrypt, no database)
+and the real app answering 填报 questions (each request a fresh encrypted message, each answer saving an
+entry with its version check and audit row), both in their own uvicorn process, loaded by wrk with
+pre-encrypted requests (benchmarks/callbacks.lua). Prints throughput, the turn's share of the floor,
+p50/p99, errors, the server's RSS and SQL statements per turn, and checks every stored answer. It
+measures and prints; it asserts nothing about speed.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
-import multiprocessing
+import json
 import os
-import random
-import socket
-import statistics
+import re
+import subprocess
+import sys
 import tempfile
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
 import requests
+from sqlalchemy import insert, select
 
 from benchmarks.reminders import pg_database
+from benchmarks.server import AT
 from bot.operations import load_campaign_file
-from bot.services import build_services
-from bot.settings import load_settings
 from storage.campaign import DEFAULT_CAMPAIGN
-from storage.clock import FixedClock
+from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import ActivityEntry, ProcessedMessage, Unit
 from tests.bulk_roster import add_roster
-from tests.fakes.wecom_server import FakeWeCom
-from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN, envelope, open_reply, text_xml
+from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN, text_xml
 
-AT = datetime(2013, 12, 12, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # self-check phase: entries are open
-WECOM_WAITS_S = 5.0
-SENTENCE = "党委会6次，政治学习二十四次"
-# One clerk's conversation, and a piece of text each answer must hold (proof that the work was done).
-CONVERSATION = (
-    ("填报", "开始填写统计表"),
-    ("6", "已记录"),
-    ("12", "已记录"),
-    ("2", "已记录"),
-    ("进度", "表一 统计表"),
-    (SENTENCE, "请核对"),
-    ("确认", "已保存"),
-)
-REQUEST_TIMEOUT_S = 15.0
-_msg_ids = itertools.count(int(time.time()) * 1_000_000)
+LUA = Path(__file__).with_name("callbacks.lua")
+OPENING, SAVED = "开始填写统计表", "已记录"
+
+
+@dataclass
+class Clerk:
+    userid: str
+    questions: int  # table 1 items for the unit's organisation type
+    step: int = 0  # 0: 填报, then one answer per question
+    round: int = 1  # answers of round r are r + 1: never lower than before, so 其中… never exceeds its parent
+
+    def next_text(self) -> tuple[str, str]:
+        text, expected = ("填报", OPENING) if self.step == 0 else (str(self.round + 1), SAVED)
+        self.step += 1
+        if self.step > self.questions:
+            self.step, self.round = 0, self.round + 1
+        return text, expected
+
+    def resync(self) -> None:
+        """A run stopped mid-form: start the next one with 填报 (which starts at item 1, all being filled)."""
+        if self.step:
+            self.step, self.round = 0, self.round + 1
+
+
+@dataclass
+class Measured:
+    rate: float
+    wrk: dict
+    server_cpu_s: float = 0.0
+    wrk_cpu_s: float = 0.0
+    machine_busy: float = 0.0
+    stats: dict = field(default_factory=dict)
+    rss_mb: float = 0.0
+    checked: tuple[int, int] = (0, 0)
+
+    @property
+    def errors(self) -> int:
+        w = self.wrk
+        return w["connect"] + w["read"] + w["write"] + w["timeout"] + w["non200"]
+
+
+class Requests:
+    """Pre-encrypted callbacks written to a file for the Lua script, with what each answer must hold."""
+
+    def __init__(self, threads: int):
+        from bot.channels.wecom_api import CallbackCrypto
+
+        self.threads, self.crypto = threads, CallbackCrypto(TOKEN, AES_KEY, CORP_ID, max_age_s=0)
+        self.next_id = int(time.time()) * 1_000_000
+
+    def envelope(self, userid: str, text: str) -> tuple[str, str, str]:
+        self.next_id += 1
+        key = f"app:msg:{self.next_id}"
+        inner = text_xml(userid, text, self.next_id).encode()
+        timestamp, nonce = str(int(time.time())), str(self.next_id % 1_000_000_007)
+        encrypt = self.crypto._encrypt_with_random(inner, os.urandom(16))
+        query = f"msg_signature={self.crypto._sign(timestamp, nonce, encrypt)}&timestamp={timestamp}&nonce={nonce}"
+        body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+        return key, query, body
+
+    def write(self, path: Path, count: int, clerks: list[Clerk] | None) -> dict[str, str]:
+        """`count` lines; line i goes to wrk thread i % threads, and each clerk stays on one thread."""
+        expected, lines = {}, []
+        per_thread = [clerks[t :: self.threads] for t in range(self.threads)] if clerks else None
+        for i in range(count):
+            if per_thread is None:
+                key, query, body = self.envelope("echo", "6")
+            else:
+                group = per_thread[i % self.threads]
+                clerk = group[(i // self.threads) % len(group)]
+                text, expected_text = clerk.next_text()
+                key, query, body = self.envelope(clerk.userid, text)
+                expected[key] = expected_text
+            lines.append(f"{query}\t{body}\n")
+        path.write_text("".join(lines))
+        return expected
+
+
+class Server:
+    """`python -m benchmarks.server` in its own process; the port it prints is where it listens."""
+
+    def __init__(self, app: str, url: str = ""):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.server", app, "--url", url], stdout=subprocess.PIPE, text=True
+        )
+        self.base = f"http://127.0.0.1:{int(self.proc.stdout.readline())}"
+        for _ in range(600):
+            try:
+                requests.get(f"{self.base}/_bench/stats", timeout=1)
+                return
+            except requests.ConnectionError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise RuntimeError(f"benchmark server {app} did not answer")
+
+    def counters(self, mark: bool = False) -> dict:
+        return requests.post(f"{self.base}/_bench/{'mark' if mark else 'stats'}", timeout=10).json()
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def measure(server: Server, file: Path, args) -> Measured:
+    server.counters(mark=True)
+    cpu, busy, children = server.cpu_s(), _machine_ticks(), os.times()
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{int(args.seconds)}s", "--timeout", "5s"]
+    out = subprocess.run(
+        [*cmd, "-s", str(LUA), server.base, "--", str(file), str(args.threads)], capture_output=True, text=True
+    )
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result: {out.stdout}{out.stderr}")
+    result = json.loads(line[4:])
+    after = os.times()
+    m = Measured(rate=result["requests"] / (result["duration_us"] / 1e6), wrk=result)
+    m.server_cpu_s = server.cpu_s() - cpu
+    m.wrk_cpu_s = (after.children_user + after.children_system) - (children.children_user + children.children_system)
+    m.machine_busy = _busy_since(busy)
+    m.stats, m.rss_mb = server.counters(), server.rss_mb()
+    return m
+
+
+def _machine_ticks() -> tuple[int, int]:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields[:8])
+
+
+def _busy_since(before: tuple[int, int]) -> float:
+    idle, total = _machine_ticks()
+    return 1 - (idle - before[0]) / max(total - before[1], 1)
+
+
+def prepare(url: str, args) -> list[Clerk]:
+    """Schema, the 2013 campaign, the roster; every clerk's table 1 already filled once (so 填报 starts at 1)."""
+    from handlers.tables import questions
+
+    upgrade(url)
+    db = Database(url)
+    campaign, _ = load_campaign_file(db, DEFAULT_CAMPAIGN)
+    userids = add_roster(db, units=args.units, clerks_per_unit=args.clerks_per_unit, groups=40)
+    with db.write() as session:
+        org = dict(session.execute(select(Unit.code, Unit.org_type)).all())
+        rows = [
+            dict(campaign_id=campaign.id, unit_code=code, key=q.key, count=1, updated_by="bench", updated_at=AT)
+            for code, org_type in org.items()
+            for q in questions(campaign, "activity", org_type)
+        ]
+        session.execute(insert(ActivityEntry), rows)
+    db.dispose()
+    firsts = userids[:: args.clerks_per_unit]  # one clerk a unit: no two fill the same unit at once
+    count = {t: len(questions(campaign, "activity", t)) for t in set(org.values())}
+    return [Clerk(u, count[org[u[:6].upper()]]) for u in firsts]
+
+
+def check_answers(url: str, expected: dict[str, str]) -> tuple[int, int]:
+    """(answers holding what their step says, answers stored) among this run's messages."""
+    db = Database(url)
+    with db.read() as session:
+        rows = session.execute(select(ProcessedMessage.key, ProcessedMessage.replies)).all()
+    db.dispose()
+    mine = [(k, r) for k, r in rows if k in expected]
+    return sum(bool(r) and expected[k] in r[0]["text"] for k, r in mine), len(mine)
+
+
+def run(label: str, url: str, args) -> None:
+    started = time.perf_counter()
+    clerks = prepare(url, args)
+    print(f"prepared {label}: {len(clerks)} clerks filling in {time.perf_counter() - started:.1f} s", flush=True)
+    gen, floors, turns = Requests(args.threads), [], []
+    echo, turn = Server("echo"), Server("turn", url)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            file = Path(tmp) / "requests.txt"
+            for i in range(args.repeat):
+                gen.write(file, int(args.seconds * args.floor_guess), None)
+                floors.append(measure(echo, file, args))
+                if floors[-1].wrk["wrapped"]:
+                    args.floor_guess *= 2
+                expected = gen.write(file, int(args.seconds * floors[-1].rate * 1.3) + 1000, clerks)
+                turns.append(measure(turn, file, args))
+                turns[-1].checked = check_answers(url, expected)
+                for clerk in clerks:
+                    clerk.resync()
+                print(_line(i + 1, floors[-1], turns[-1]), flush=True)
+    finally:
+        echo.stop()
+        turn.stop()
+    report(label, args, floors, turns)
+
+
+def _ms(m: Measured) -> str:
+    w = m.wrk
+    return f"p50 {w['p50_us'] / 1e3:6.1f} ms  p99 {w['p99_us'] / 1e3:6.1f} ms"
+
+
+def _line(i: int, floor: Measured, turn: Measured) -> str:
+    s = turn.stats
+    return (
+        f"run {i}: floor {floor.rate:7.0f}/s {_ms(floor)} | turn {turn.rate:6.0f}/s {_ms(turn)} | "
+        f"turn/floor {turn.rate / floor.rate:5.1%} | errors {floor.errors}+{turn.errors} | "
+        f"statements/turn {s['turn_statements'] / max(s['turns'], 1):.1f} "
+        f"(all {s['statements'] / max(s['turns'], 1):.1f}) | checked {turn.checked[0]}/{turn.checked[1]}"
+    )
+
+
+def report(label: str, args, floors: list[Measured], turns: list[Measured]) -> None:
+    ratios = sorted(t.rate / f.rate for f, t in zip(floors, turns, strict=True))
+    last_f, last_t = floors[-1], turns[-1]
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    lines = [
+        f"== {label}: wrk -t{args.threads} -c{args.connections}, {args.seconds:g} s per run, {args.repeat} runs ==",
+        f"floor (echo)     {', '.join(f'{f.rate:.0f}' for f in floors)} /s; last {_ms(last_f)}",
+        f"turn (填报 answer) {', '.join(f'{t.rate:.0f}' for t in turns)} /s; last {_ms(last_t)}",
+        f"turn / floor     {', '.join(f'{r:.1%}' for r in ratios)} (median {ratios[len(ratios) // 2]:.1%})",
+        f"errors           floor {sum(f.errors for f in floors)}, turn {sum(t.errors for t in turns)} "
+        f"(connect/read/write/timeout/non-200); empty answers {sum(t.wrk['empty'] for t in turns)}; "
+        f"ran out of requests {sum(t.wrk['wrapped'] for t in floors + turns)}",
+        f"answers checked  {sum(t.checked[0] for t in turns)}/{sum(t.checked[1] for t in turns)} stored answers "
+        f"held {OPENING!r} or {SAVED!r}",
+        f"server RSS       floor {last_f.rss_mb:.0f} MB, turn {last_t.rss_mb:.0f} MB (after the last run)",
+        f"CPU per request  floor {last_f.server_cpu_s / max(last_f.wrk['requests'], 1) * 1e6:.0f} µs, "
+        f"turn {last_t.server_cpu_s / max(last_t.wrk['requests'], 1) * 1e6:.0f} µs (server process); "
+        f"wrk {last_t.wrk_cpu_s / max(last_t.wrk['duration_us'] / 1e6, 1e-9):.0%} of a core",
+        f"machine          {os.cpu_count()} cores, {last_t.machine_busy:.0%} busy during the last turn run; "
+        f"load average {' '.join(load)}",
+    ]
+    print("\n".join(lines), flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the measured run")
-    parser.add_argument("--concurrency", type=int, default=16, help="load threads, each one clerk at a time")
-    parser.add_argument(
-        "--db",
-        choices=("sqlite", "postgres"),
-        default="sqlite",
-        help="postgres makes a fresh database on the server KAOHE_TEST_PG_URL names",
-    )
+    parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
+    parser.add_argument("--repeat", type=int, default=2, help="floor and turn runs, alternating")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--clerks-per-unit", type=int, default=2)
-    parser.add_argument("--redeliver", type=float, default=0.05, help="share of requests that are redeliveries")
-    parser.add_argument("--max-requests", type=int, default=200_000, help="stop early after this many requests")
-    parser.add_argument(
-        "--no-sender",
-        action="store_true",
-        help="no outbox sender thread in the app (as the web workers of `kaohe serve --workers N`)",
-    )
-    parser.add_argument(
-        "--baseline",
-        type=float,
-        default=5.0,
-        help="seconds of the dispatcher alone, in-process and single-threaded (0: skip)",
-    )
+    parser.add_argument("--floor-guess", type=float, default=4000, help="requests/s to prepare for the floor")
     args = parser.parse_args()
     if args.db == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
-            run("SQLite", f"sqlite:///{tmp}/bench.db", args)
-    else:
-        server = os.environ.get("KAOHE_TEST_PG_URL")
-        if not server:
-            parser.error(
-                "--db postgres needs KAOHE_TEST_PG_URL, e.g. postgresql+psycopg://kaohe:kaohe@127.0.0.1:5432/postgres"
-            )
-        with pg_database(server) as url:
-            run("PostgreSQL", url, args)
-
-
-def run(label: str, url: str, args) -> None:
-    t0 = time.perf_counter()
-    upgrade(url)
-    services = build_services(load_settings(database_url=url, _env_file=None), clock=FixedClock(AT))
-    load_campaign_file(services.db, DEFAULT_CAMPAIGN)
-    clerks = add_roster(services.db, units=args.units, clerks_per_unit=args.clerks_per_unit, groups=40)
-    services.close()
-    print(f"prepared {label}: {args.units} units, {len(clerks)} clerks in {time.perf_counter() - t0:.1f} s", flush=True)
-    # One clerk per unit, so no two threads fill the same unit at once (that would be the conflict
-    # path, "刚刚被…改为"); the load plays the first half of the units, the dispatcher alone the rest.
-    firsts = clerks[:: args.clerks_per_unit]
-    load_clerks, spare_clerks = firsts[: len(firsts) // 2], firsts[len(firsts) // 2 :]
-    with FakeWeCom() as fake, AppProcess(url, fake.base_url, sender=not args.no_sender) as server:
-        result = load(server.base_url, load_clerks, args, server)
-    result.outbox = outbox_rows(url)
-    result.outbox_sends = len(fake.calls_to("message/send"))
-    baseline = dispatcher_alone(url, spare_clerks, args.baseline) if args.baseline > 0 else None
-    crypto_us = crypto_alone()
-    report(label, args, result, server.stats, baseline, crypto_us)
-
-
-# --- the app in its own process ----------------------------------------------------------------------
-
-
-class AppProcess:
-    """create_app under uvicorn in a spawned process, on a loopback port the OS picks; stops when told."""
-
-    def __init__(self, url: str, api_base: str, sender: bool = True):
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=_serve, args=(url, api_base, child, sender), name="kaohe-bench-app", daemon=True
-        )
-        self.stats: dict = {}
-
-    def __enter__(self) -> AppProcess:
-        self._proc.start()
-        if not self._conn.poll(120):
-            self._proc.kill()
-            raise RuntimeError("the app process did not report its port within 120 s")
-        self.base_url = f"http://127.0.0.1:{self._conn.recv()}"
-        deadline = time.monotonic() + 30
-        while True:  # the port is bound before uvicorn starts; wait until it answers
-            try:
-                if requests.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline or not self._proc.is_alive():
-                self.__exit__()
-                raise RuntimeError("the app did not become healthy within 30 s")
-            time.sleep(0.05)
-
-    def mark(self) -> None:
-        """Start of the measured window: the app forgets its timings so far."""
-        self._conn.send("mark")
-
-    def __exit__(self, *exc) -> None:
-        if self._proc.is_alive():
-            self._conn.send("stop")
-            if self._conn.poll(30):
-                self.stats = self._conn.recv()
-            self._proc.join(30)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join(5)
-
-
-def _serve(url: str, api_base: str, conn, sender: bool) -> None:
-    """The child: the real app with its outbox sender pointed at the parent's fake WeCom, no scheduler."""
-    import logging
-
-    import uvicorn
-
-    from bot.app import create_app
-
-    logging.basicConfig(level=logging.WARNING)
-    settings = load_settings(
-        database_url=url,
-        corp_id=CORP_ID,
-        token=TOKEN,
-        aes_key=AES_KEY,
-        secret="bench",
-        agent_id=1000002,
-        api_base=api_base,
-        _env_file=None,
-    )
-    services = build_services(settings, clock=FixedClock(AT))
-    dispatch_s: list[float] = []
-    plain_dispatch = services.dispatcher.dispatch
-
-    def timed_dispatch(inbound, passive_bytes=None):  # measurement only: the same call, timed
-        started = time.perf_counter()
-        try:
-            return plain_dispatch(inbound, passive_bytes)
-        finally:
-            dispatch_s.append(time.perf_counter() - started)
-
-    services.dispatcher.dispatch = timed_dispatch
-    sender_rounds = [0, 0]  # outbox sender transactions, and those that found rows
-    plain_run_once = services.sender.run_once
-
-    def counted_run_once(limit: int = 100) -> int:
-        handled = plain_run_once(limit)
-        sender_rounds[0] += 1
-        sender_rounds[1] += bool(handled)
-        return handled
-
-    services.sender.run_once = counted_run_once
-    app = _TimedCallbacks(create_app(settings, services=services, sender=sender, scheduler=False))
-    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY on accepted sockets only when their
-    # proto says TCP, and without it every keep-alive answer waits ~40 ms for a delayed ACK. `kaohe
-    # serve` (one worker) gets proto 6 from getaddrinfo; uvicorn's own bind_socket(), used for
-    # --workers N, leaves it at 0 (uvicorn issue #3149).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    cpu_mark = [time.process_time(), time.perf_counter()]
-
-    def listen() -> None:
-        while True:
-            order = conn.recv()
-            if order == "mark":
-                dispatch_s.clear()
-                sender_rounds[:] = [0, 0]
-                app.seconds.clear()
-                cpu_mark[:] = [time.process_time(), time.perf_counter()]
-            elif order == "stop":
-                cpu_mark[:] = [time.process_time() - cpu_mark[0], time.perf_counter() - cpu_mark[1]]
-                server.should_exit = True
-                return
-
-    threading.Thread(target=listen, name="bench-control", daemon=True).start()
-    conn.send(sock.getsockname()[1])
-    server.run(sockets=[sock])
-    services.close()
-    conn.send(
-        {
-            "dispatch_s": list(dispatch_s),
-            "request_s": list(app.seconds),
-            "cpu_s": cpu_mark[0],
-            "wall_s": cpu_mark[1],
-            "threads_peak": app.peak,
-            "sender": sender,
-            "sender_rounds": list(sender_rounds),
-        }
-    )
-
-
-class _TimedCallbacks:
-    """ASGI wrapper timing each POST /wecom/callback from the app's first byte in to its last byte out."""
-
-    def __init__(self, app):
-        self.app, self.seconds, self.peak, self._inflight = app, [], 0, 0
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] != "/wecom/callback":
-            return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        self._inflight += 1
-        self.peak = max(self.peak, self._inflight)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self._inflight -= 1
-            self.seconds.append(time.perf_counter() - started)
-
-
-# --- the load --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Sample:
-    at: float  # seconds since the start of the window
-    seconds: float  # latency: request out to whole answer in
-    status: int  # HTTP status, 0 for a transport error or timeout
-    redelivery: bool
-    ok: bool  # the decrypted answer held what this step must say (a redelivery: same as the first)
-    step: int
-    empty: bool = False  # 200 with an empty body
-
-
-@dataclass
-class LoadResult:
-    samples: list[Sample] = field(default_factory=list)
-    conversations: int = 0
-    window_s: float = 0.0
-    client_cpu_s: float = 0.0
-    machine_busy: float | None = None  # share of all cores busy during the window (Linux /proc/stat)
-    sample_reply: tuple[str, str, str] = ("", "", "")
-    unexpected: list[tuple[str, str, str]] = field(default_factory=list)
-    outbox: dict = field(default_factory=dict)
-    outbox_sends: int = 0
-
-
-def load(base_url: str, clerks: list[str], args, server: AppProcess) -> LoadResult:
-    """`concurrency` threads, thread i playing clerks i, i+c, i+2c… one whole conversation after another."""
-    result = LoadResult()
-    lock = threading.Lock()
-    ready = threading.Barrier(args.concurrency + 1)
-    window = {}
-    budget = itertools.count()  # shared cap on requests, so the run is bounded in count as well as time
-
-    def worker(index: int) -> None:
-        rng = random.Random(index)
-        session = requests.Session()
-        url = f"{base_url}/wecom/callback"
-        samples: list[Sample] = []
-        history: deque = deque(maxlen=32)
-        conversations = 0
-        params, body = envelope(text_xml(clerks[index], "帮助", next(_msg_ids)))
-        try:  # warm-up, not measured: a connection and one answer
-            session.post(url, params=params, data=body, timeout=REQUEST_TIMEOUT_S)
-        except requests.RequestException:
-            pass
-        ready.wait()
-        ready.wait()  # the main thread has marked the window
-        start, deadline = window["start"], window["deadline"]
-        for turn in itertools.count():
-            userid = clerks[(index + turn * args.concurrency) % len(clerks)]
-            finished = True
-            for step, (text, expected) in enumerate(CONVERSATION):
-                if time.perf_counter() >= deadline or next(budget) >= args.max_requests:
-                    finished = False
-                    break
-                if history and rng.random() < args.redeliver:
-                    params, body, first, first_step = rng.choice(history)
-                    sample, reply = _post(session, url, params, body, start, True, first_step)
-                    sample.ok = reply == first
-                    samples.append(sample)
-                    if not sample.ok and reply:
-                        with lock:
-                            result.unexpected.append((userid, "redelivery", reply))
-                params, body = envelope(text_xml(userid, text, next(_msg_ids)))
-                sample, reply = _post(session, url, params, body, start, False, step)
-                sample.ok = expected in reply
-                samples.append(sample)
-                if sample.status == 200 and reply:  # a deferred (empty) answer is not one to compare
-                    history.append((params, body, reply, step))
-                if not sample.ok and reply:
-                    with lock:
-                        result.unexpected.append((userid, text, reply))
-                if step == len(CONVERSATION) - 1 and sample.ok and not result.sample_reply[0]:
-                    result.sample_reply = (userid, text, reply)
-            if not finished:
-                break
-            conversations += 1
-        session.close()
-        with lock:
-            result.samples += samples
-            result.conversations += conversations
-
-    threads = [threading.Thread(target=worker, args=(i,), name=f"clerk-{i}") for i in range(args.concurrency)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    server.mark()
-    cpu, machine = time.process_time(), _machine_ticks()
-    window["start"] = time.perf_counter()
-    window["deadline"] = window["start"] + args.seconds
-    ready.wait()
-    for t in threads:
-        t.join(args.seconds + 2 * REQUEST_TIMEOUT_S)
-    result.window_s = time.perf_counter() - window["start"]
-    result.client_cpu_s = time.process_time() - cpu
-    after = _machine_ticks()
-    if machine and after:
-        result.machine_busy = 1 - (after[0] - machine[0]) / max(after[1] - machine[1], 1)
-    return result
-
-
-def _machine_ticks() -> tuple[int, int] | None:
-    """(idle + iowait, total) jiffies of all cores, or None off Linux."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return fields[3] + fields[4], sum(fields[:8])
-
-
-def outbox_rows(url: str) -> dict:
-    """What the run left in the outbox, by source and status (late replies land there)."""
-    from sqlalchemy import func, select
-
-    from storage.db import Database
-    from storage.models import Outbox
-
-    db = Database(url)
-    with db.read() as session:
-        rows = session.execute(
-            select(Outbox.source, Outbox.status, func.count()).group_by(Outbox.source, Outbox.status)
-        )
-        counts = {f"{source}/{status}": n for source, status, n in rows}
-    db.dispose()
-    return counts
-
-
-def _post(session, url, params, body, start, redelivery, step) -> tuple[Sample, str]:
-    sent = time.perf_counter()
-    try:
-        answer = session.post(url, params=params, data=body, timeout=REQUEST_TIMEOUT_S)
-        status, text = answer.status_code, answer.text
-    except requests.RequestException:
-        status, text = 0, ""
-    done = time.perf_counter()
-    reply = ""
-    if status == 200 and text:
-        try:
-            reply = open_reply(text)
-        except Exception as exc:
-            reply = f"<undecryptable: {exc!r}>"
-    return Sample(sent - start, done - sent, status, redelivery, False, step, status == 200 and not text), reply
-
-
-# --- the parts alone, for the breakdown ------------------------------------------------------------
-
-
-def dispatcher_alone(url: str, clerks: list[str], seconds: float) -> dict:
-    """The same conversations straight into Dispatcher.dispatch: no HTTP, no crypto, one thread."""
-    from handlers.base import Inbound
-
-    services = build_services(load_settings(database_url=url, _env_file=None), clock=FixedClock(AT))
-    took: list[float] = []
-    deadline = time.perf_counter() + seconds
-    for userid in itertools.cycle(clerks):
-        if time.perf_counter() >= deadline or len(took) >= 100_000:
-            break
-        for text, _ in CONVERSATION:
-            inbound = Inbound("app", userid, text, f"app:msg:{next(_msg_ids)}")
-            started = time.perf_counter()
-            services.dispatcher.dispatch(inbound, 2048)
-            took.append(time.perf_counter() - started)
-    services.close()
-    return {"count": len(took), "seconds": sum(took), "p50": _pct(took, 50), "p95": _pct(took, 95)}
-
-
-def crypto_alone(rounds: int = 2000) -> float:
-    """Microseconds for the app's own crypto per callback: check, decrypt, parse, build and encrypt the reply."""
-    from bot.channels.wecom_api import CallbackCrypto
-
-    crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
-    params, body = envelope(text_xml("b00000c0", SENTENCE, 1))
-    reply = "请核对：\n· 党委会：6 次\n· 政治学习：24 次\n回复「确认」保存，回复「修改」重新输入。"
-    started = time.perf_counter()
-    for _ in range(rounds):
-        message = crypto.decrypt_xml(body, params["msg_signature"], params["timestamp"], params["nonce"])
-        plain = crypto.text_reply_xml(message["FromUserName"], CORP_ID, reply, 1386813600)
-        crypto.encrypt_reply_xml(plain, params["nonce"], params["timestamp"])
-    return (time.perf_counter() - started) / rounds * 1e6
-
-
-# --- the report ------------------------------------------------------------------------------------
-
-
-def _pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile, in the values' unit; 0 for none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
-
-
-def _ms(values: list[float]) -> str:
-    if not values:
-        return "n/a"
-    return (
-        f"p50 {_pct(values, 50) * 1e3:7.1f}  p95 {_pct(values, 95) * 1e3:7.1f}  "
-        f"p99 {_pct(values, 99) * 1e3:7.1f}  max {max(values) * 1e3:7.1f}  mean {statistics.fmean(values) * 1e3:6.1f}"
-    )
-
-
-def report(label: str, args, r: LoadResult, stats: dict, baseline: dict | None, crypto_us: float) -> None:
-    samples = r.samples
-    fresh = [s for s in samples if not s.redelivery]
-    again = [s for s in samples if s.redelivery]
-    answered = [s for s in samples if s.status == 200]
-    window = max(r.window_s, 1e-9)
-    per_step = {
-        text: [s.seconds for s in fresh if s.step == i and s.status == 200] for i, (text, _) in enumerate(CONVERSATION)
-    }
-    conversation = " → ".join(f"「{t}」" for t, _ in CONVERSATION)
-    lines = [
-        "",
-        f"== WeCom app callbacks: {label}, one uvicorn process, {args.concurrency} load threads, {r.window_s:.1f} s ==",
-        f"roster          {args.units} units, {args.units * args.clerks_per_unit} clerks; clock fixed at "
-        f"{AT:%Y-%m-%d %H:%M} Asia/Shanghai; replay guard on (600 s)",
-        f"conversation    {conversation}",
-        f"requests        {len(samples)}: {len(fresh)} fresh + {len(again)} redeliveries "
-        f"({len(again) / max(len(samples), 1):.1%}); {r.conversations} whole conversations",
-        f"throughput      {len(samples) / window:.1f} callbacks/s ({len(fresh) / window:.1f} fresh/s)",
-        f"latency ms      all          {_ms([s.seconds for s in answered])}",
-        f"                fresh        {_ms([s.seconds for s in fresh if s.status == 200])}",
-        f"                redelivered  {_ms([s.seconds for s in again if s.status == 200])}",
-        f"non-200         {sum(s.status != 200 for s in samples)} "
-        f"({sum(s.status == 0 for s in samples)} transport errors or timeouts)",
-        f"over 5 s        {sum(s.seconds > WECOM_WAITS_S for s in samples)} "
-        f"(over the app's own 4 s cut-off: {sum(s.seconds > 4.0 for s in samples)})",
-        f"answers checked {sum(s.ok for s in fresh)}/{len(fresh)} fresh held what their step says; "
-        f"{sum(s.ok for s in again)}/{len(again)} redeliveries got the first answer again",
-        f"empty answers   {sum(s.status == 200 and not s.ok and s.empty for s in samples)} "
-        f"(the app's answer-later path: past 4 s it answers empty and queues the reply)",
-        f"outbox rows     {', '.join(f'{k} {v}' for k, v in sorted(r.outbox.items())) or 'none'}; "
-        f"{r.outbox_sends} message/send calls reached the fake WeCom",
-    ]
-    lines.append(
-        "per step, ms    "
-        + "\n                ".join(
-            f"{text[:8]:<8} n={len(v):<5} p50 {_pct(v, 50) * 1e3:6.1f}  p95 {_pct(v, 95) * 1e3:6.1f}"
-            for text, v in per_step.items()
-        )
-    )
-    if stats:
-        lines += [
-            f"in the app      whole callback {_ms(stats['request_s'])}",
-            f"                dispatcher     {_ms(stats['dispatch_s'])}",
-            f"                peak callbacks in flight {stats['threads_peak']}",
-            "outbox sender   "
-            + (
-                f"{stats['sender_rounds'][0]} rounds (write transactions), "
-                f"{stats['sender_rounds'][1]} found rows to send"
-                if stats["sender"]
-                else "off"
-            ),
-        ]
-        lines.append(
-            f"CPU             app {stats['cpu_s']:.1f} s ({stats['cpu_s'] / max(stats['wall_s'], 1e-9):.0%} "
-            f"of one core); load generator {r.client_cpu_s:.1f} s "
-            f"({r.client_cpu_s / window:.0%} of one core); machine "
-            + (f"{r.machine_busy:.0%} busy" if r.machine_busy is not None else "n/a")
-            + f" of {os.cpu_count()} cores (the database server included)"
-        )
-    if baseline:
-        lines.append(
-            f"dispatcher alone  {baseline['count'] / max(baseline['seconds'], 1e-9):.0f} msg/s on one thread, "
-            f"p50 {baseline['p50'] * 1e3:.1f} ms, p95 {baseline['p95'] * 1e3:.1f} ms "
-            f"({baseline['count']} messages, no HTTP, no crypto)"
-        )
-    lines.append(f"crypto alone    {crypto_us:.0f} µs per callback (check + decrypt + parse + encrypt the reply)")
-    userid, said, reply = r.sample_reply
-    if userid:
-        lines.append(f"sample answer   {userid} said 「{said}」, decrypted passive reply:")
-        lines += [f"                | {line}" for line in reply.splitlines()]
-    for userid, said, reply in r.unexpected[:3]:
-        lines.append(f"UNEXPECTED      {userid} 「{said}」 → {reply[:120]!r}")
-    print("\n".join(lines), flush=True)
+            return run("SQLite", f"sqlite:///{tmp}/bench.db", args)
+    server = os.environ.get("KAOHE_TEST_PG_URL")
+    if not server:
+        parser.error("--db postgres needs KAOHE_TEST_PG_URL (. scripts/test-services.sh)")
+    with pg_database(server) as url:
+        run("PostgreSQL", url, args)
 
 
 if __name__ == "__main__":

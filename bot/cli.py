@@ -1,4 +1,5 @@
-"""The `kaohe` command: serve, scheduler, db, campaign, roster, chat, export, reminders, demo."""
+"""The `kaohe` command: serve, scheduler, db, campaign, roster, scores, results, chat, export, reminders, audit,
+demo."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ campaign_app = typer.Typer(help="The campaign file.", no_args_is_help=True)
 roster_app = typer.Typer(help="Units and people.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
+scores_app = typer.Typer(help="Routine (平时) scores.", no_args_is_help=True)
 app.add_typer(roster_app, name="roster")
+app.add_typer(scores_app, name="scores")
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -96,6 +99,33 @@ def roster_import(units: Path, people: Path) -> None:
         fail(f"导入失败：{exc}")
     for report in reports:
         typer.echo("\n".join(report.lines()))
+
+
+@scores_app.command("import")
+def scores_import(file: Path) -> None:
+    """Routine scores from CSV or XLSX (单位编码, 平时成绩); one refused row and nothing is written."""
+    from bot.operations import import_routine_file
+    from handlers.roster_import import ImportFileError
+
+    try:
+        report = import_routine_file(_db(settings()), file)
+    except (ImportFileError, RuntimeError) as exc:
+        fail(f"导入失败：{exc}")
+    typer.echo("\n".join(report.lines()))
+    if report.refused:
+        fail("有被拒绝的行，未导入任何成绩；改正后重新导入", 1)
+
+
+@app.command()
+def results(format: str = typer.Option("text", "--format", help="text, json or csv")) -> None:
+    """Per unit: year-end, routine, approved bonus, final score, proposed and decided grade, with reasons."""
+    from handlers.results_export import ResultsError, results_bytes
+
+    try:
+        data = results_bytes(_db(settings()), format)
+    except ResultsError as exc:
+        fail(str(exc))
+    sys.stdout.write(data.decode("utf-8"))
 
 
 @app.command()
@@ -172,15 +202,41 @@ def reminders(at: str | None = typer.Option(None, "--at", help="ISO time, e.g. 2
 
 
 @app.command()
+def audit(
+    unit: str | None = typer.Option(None, "--unit", help="one unit's code, e.g. U01 (default: every unit)"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="how many of the newest changes"),
+) -> None:
+    """The audit trail: who changed what, from what, to what, when (in the campaign's zone)."""
+    from handlers.audit_view import audit_rows
+    from storage import campaigns, roster
+    from storage.render import render
+
+    with _db(settings()).read() as session:
+        found = roster.unit(session=session, code=unit.strip().upper()) if unit else None
+        if unit and found is None:
+            fail(f"kaohe audit: 没有单位编码 {unit}", 1)
+        campaign = campaigns.active_campaign(session=session)
+        rows = audit_rows(session=session, campaign=campaign, unit_code=found.code if found else None, limit=limit)
+    zone = campaign.campaign.timezone if campaign else "UTC"
+    typer.echo(render("audit.txt", rows=list(reversed(rows)), unit=found, zone=zone))
+
+
+@app.command()
 def demo(
     campaign_out: Path = typer.Option(Path("var/demo-campaign.toml"), help="where to write the demo campaign"),
+    admin_token_file: Path | None = typer.Option(
+        None, help="keep a random admin token for the demo's dashboard here (made once, then reused)"
+    ),
 ) -> None:
     """Prepare the demo of `make run`: schema, the 2013 campaign moved to today, the sample roster."""
+    from bot.demo import demo_admin_token
     from bot.operations import setup_demo
 
     s = settings()
     for line in setup_demo(_db(s, migrated=False), campaign_out, datetime.now(UTC)):
         typer.echo(line)
+    if admin_token_file is not None:
+        typer.echo(f"dashboard admin token (demo only, in {admin_token_file}): {demo_admin_token(admin_token_file)}")
 
 
 def _prepare(s: Settings) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -36,3 +38,16 @@ def _soon_reminders(local_now: datetime) -> str:
             f'\n[[reminders]]\nkey = "{stamped}"\nat = "{at}"\naudience = "{audience}"\nabout = "self_check"\n'
         )
     return "\n# Demo only: reminders a few minutes after start-up." + "".join(blocks)
+
+
+def demo_admin_token(path: Path) -> str:
+    """The demo's own admin token: made once at random and kept in `path` (readable by its owner only), so
+    the dashboard of `make run` can be logged into. Never a default of the service's settings."""
+    if path.is_file() and path.read_text(encoding="utf-8").strip():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(18)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(token + "\n")
+    return token

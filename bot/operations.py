@@ -12,6 +12,7 @@ from storage import campaigns
 from storage.campaign import load_campaign
 from storage.campaigns import load_campaign_file
 from storage.db import Database
+from storage.models import utcnow
 
 
 def import_roster_files(db: Database, units: str | Path, people: str | Path) -> list[ImportReport]:
@@ -20,6 +21,20 @@ def import_roster_files(db: Database, units: str | Path, people: str | Path) -> 
     org_types = tuple(campaign.campaign.org_types) if campaign else DEFAULT_ORG_TYPES
     with db.write() as session:
         return import_roster(session=session, units_path=units, people_path=people, org_types=org_types)
+
+
+def import_routine_file(db: Database, path: str | Path, actor: str = "cli") -> ImportReport:
+    """Routine scores from a file, all or nothing: a refused row means nothing is written."""
+    from handlers.scoring import import_routine_scores, read_routine_file
+
+    rows = read_routine_file(path)
+    with db.write() as session:
+        campaign = campaigns.active_campaign(session=session)
+        if campaign is None:
+            raise RuntimeError("no active campaign: run `kaohe campaign load FILE`")
+        return import_routine_scores(
+            session=session, campaign=campaign, rows=rows, actor=actor, source=Path(path).name, now=utcnow()
+        )
 
 
 def schema_is_current(db: Database) -> bool:

@@ -52,6 +52,15 @@ class Weights(_Strict):
     routine: float = 0.3
 
 
+class Scoring(_Strict):
+    """How the year-end part, the final score and the grade are worked out; every key optional."""
+
+    year_end_scale: float = Field(100, gt=0)  # the reviewed table-2 total is scaled to this (1000 -> 100)
+    routine_max: float = Field(100, gt=0)  # routine (平时) scores run from 0 to this
+    precision: int = Field(2, ge=0, le=4)  # decimal places of the year-end part and the final score
+    bonus_max: float | None = Field(None, gt=0)  # a cap on one unit's approved bonus in all; None: no cap
+
+
 class Phase(_Strict):
     key: str
     name: str
@@ -113,6 +122,7 @@ class Reminder(_Strict):
 class Campaign(_Strict):
     campaign: Info
     weights: Weights = Weights()
+    scoring: Scoring = Scoring()
     phases: list[Phase]
     activities: list[Activity]
     categories: list[Category]
@@ -202,6 +212,9 @@ def _check_consistency(c: Campaign) -> tuple[str, str] | None:
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
             return name, f"duplicate key {dupes[0]!r}"
+    names = [g.name for g in c.grades]
+    if len(set(names)) != len(names):
+        return "grades", "duplicate grade name"
     if "self_check" not in {p.key for p in c.phases}:
         return "phases", "a phase with key 'self_check' is required"
     return _check_reminders(c)

@@ -1,10 +1,10 @@
-"""The tables: roster, campaign, entries, dialog state, message keys, outbox, reminders and the audit trail."""
+"""The tables: roster, campaign, entries, dialog state, message keys, outbox, reminders, audit, scoring, files."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -195,6 +195,84 @@ class ReminderRun(SQLModel, table=True):
     acted_at: datetime = Field(sa_column=_ts())
     recipients: int = 0
     holder: str | None = Field(default=None, max_length=128)
+
+
+# ---- scoring, bonus items, grades and generated files (issue 11) ----
+
+
+class RoutineScore(SQLModel, table=True):
+    """A unit's routine (平时) score, imported from the online evaluation system's figures."""
+
+    __tablename__ = "routine_score"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32, index=True)
+    score: float
+    source: str = Field(default="", max_length=200)
+    updated_by: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class BonusItem(SQLModel, table=True):
+    """A bonus item (加分项目) a clerk declares and an administrator approves or refuses, both with reasons."""
+
+    __tablename__ = "bonus_item"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64, index=True)
+    unit_code: str = Field(max_length=32, index=True)
+    title: str = Field(max_length=100)
+    points: float
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending | approved | refused
+    declared_by: str = Field(max_length=64)
+    declared_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    decision_reason: str | None = None
+
+
+class ReviewedScore(SQLModel, table=True):
+    """An administrator's reviewed table-2 score for one category, in place of the self-score, with a reason."""
+
+    __tablename__ = "reviewed_score"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32, index=True)
+    key: str = Field(max_length=64)
+    points: float
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    set_by: str = Field(max_length=64)
+    set_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class GradeDecision(SQLModel, table=True):
+    """The committee's grade for a unit where it differs from the proposed one, with a reason."""
+
+    __tablename__ = "grade_decision"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32, index=True)
+    grade: str = Field(max_length=32)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    decided_by: str = Field(max_length=64)
+    decided_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class StoredFile(SQLModel, table=True):
+    """A generated document kept for delivery: the outbox refers to it by id, never carries the bytes."""
+
+    __tablename__ = "stored_file"
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(unique=True, max_length=64)  # unguessable: the simulator's download link
+    name: str = Field(max_length=200)
+    media_type: str = Field(max_length=100)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    owner: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
 
 
 # --- reliability (issue 12): which campaign file was loaded, so a restart never undoes a later choice ---

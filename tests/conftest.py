@@ -19,7 +19,7 @@ from storage.clock import FixedClock
 from storage.migrate import upgrade
 from tests.transcript import Chat
 
-pytest_plugins = ["tests.wecom_fixtures"]
+pytest_plugins = ["tests.wecom_fixtures", "tests.dashboard_fixtures"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 IN_SELF_CHECK = datetime(2013, 12, 12, 10, 0, tzinfo=SHANGHAI)

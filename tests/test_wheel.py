@@ -32,10 +32,12 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
-def test_wheel_carries_templates_migrations_campaign_and_roster(wheel):
+def test_wheel_carries_templates_static_files_migrations_campaign_and_roster(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in (ROOT / "templates").iterdir():
         assert f"templates/{template.name}" in names
+    for asset in (ROOT / "static").iterdir():
+        assert f"static/{asset.name}" in names
     for migration in (ROOT / "storage" / "migrations" / "versions").glob("*.py"):
         assert f"storage/migrations/versions/{migration.name}" in names
     assert {
