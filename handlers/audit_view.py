@@ -14,7 +14,7 @@ MAX_LIMIT = 10_000
 def audit_rows(*, session: Session, campaign: Campaign | None, unit_code: str | None = None, limit: int = 200) -> list:
     """The newest `limit` changes (of one unit, or city-wide), newest first, each in people's words."""
     entries = audit.trail(session=session, unit_code=unit_code, limit=max(1, min(limit, MAX_LIMIT)))
-    names = {p.userid: p.name for p in roster.people(session=session)}
+    names = {p.userid: p.name for p in roster.people(session=session, inactive=True)}
     units = {u.code: u.name for u in roster.units(session=session)}
     return [_row(e, campaign, names, units) for e in entries]
 

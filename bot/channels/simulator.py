@@ -65,7 +65,7 @@ def router(services: Services) -> APIRouter:
     @api.get("/api/sim/messages", dependencies=[Depends(guard)])
     def messages(after: int = Query(0, ge=0, le=2**31 - 1)):  # beyond it the database refuses the number
         with services.db.read() as session:
-            names = {p.userid: p.name for p in roster.people(session=session)}
+            names = {p.userid: p.name for p in roster.people(session=session, inactive=True)}
             return [_message(row, names) for row in outbox.recent(session=session, after_id=after)]
 
     return api

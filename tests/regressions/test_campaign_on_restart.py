@@ -138,8 +138,9 @@ def test_the_multi_worker_recipe_keeps_the_loaded_campaign_across_restarts(recip
     port = free_port()
     for round_ in range(2):  # the first start and a restart
         processes = _recipe(tmp_path, recipe_url, port, round_)
+        log = tmp_path / f"scheduler{round_}.log"
         try:
-            _wait(lambda: _healthy(port) and "holds the lease" in (tmp_path / f"scheduler{round_}.log").read_text())
+            _wait(lambda log=log: _healthy(port) and "holds the lease" in log.read_text())
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
