@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install bench bench-callbacks clean
+.PHONY: run test lint install bench bench-callbacks fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ bench: $(STAMP)
 bench-callbacks: $(STAMP)
 	$(BIN)/python -m benchmarks.callbacks
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
+
+# 100,000 hostile requests against a real `kaohe serve` (not part of `make test`); fails on any 5xx.
+$(VENV)/.installed-fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]'
+	touch $@
+
+fuzz: $(VENV)/.installed-fuzz
+	$(BIN)/python -m benchmarks.fuzz --requests 100000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
