@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,21 +96,28 @@ class Requests:
         body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
         return key, query, body
 
-    def write(self, path: Path, count: int, clerks: list[Clerk] | None) -> dict[str, str]:
-        """`count` lines; line i goes to wrk thread i % threads, and each clerk stays on one thread."""
+    def write(self, path: Path, count: int, pools: list[deque] | None, width: int = 1) -> dict[str, str]:
+        """`count` lines; line i goes to wrk thread i % threads. Each thread keeps `width` clerks of its pool
+        in turn, each through a whole 填报 (the opening and an answer per item), then takes the next clerk:
+        one clerk's messages follow each other in order, `width` requests apart."""
         expected, lines = {}, []
-        per_thread = [clerks[t :: self.threads] for t in range(self.threads)] if clerks else None
+        slots = [[pool.popleft() for _ in range(width)] for pool in pools] if pools else None
         for i in range(count):
-            if per_thread is None:
+            if slots is None:
                 key, query, body = self.envelope("echo", "6")
             else:
-                group = per_thread[i % self.threads]
-                clerk = group[(i // self.threads) % len(group)]
+                t, k = i % self.threads, (i // self.threads) % width
+                clerk = slots[t][k]
                 text, expected_text = clerk.next_text()
                 key, query, body = self.envelope(clerk.userid, text)
                 expected[key] = expected_text
+                if clerk.step == 0:  # done with this 填报: to the back of the pool
+                    pools[t].append(clerk)
+                    slots[t][k] = pools[t].popleft()
             lines.append(f"{query}\t{body}\n")
         path.write_text("".join(lines))
+        for t, pool in enumerate(pools or []):
+            pool.extendleft(reversed(slots[t]))
         return expected
 
 
@@ -147,8 +155,9 @@ class Server:
         self.proc.wait(30)
 
 
-def measure(server: Server, file: Path, args) -> Measured:
+def measure(server: Server, file: Path, args, profile: str = "") -> Measured:
     server.counters(mark=True)
+    spy = _profiler(server, profile, args.seconds) if profile else None
     cpu, busy, children = server.cpu_s(), _machine_ticks(), os.times()
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{int(args.seconds)}s", "--timeout", "5s"]
     out = subprocess.run(
@@ -159,12 +168,29 @@ def measure(server: Server, file: Path, args) -> Measured:
         raise RuntimeError(f"wrk printed no result: {out.stdout}{out.stderr}")
     result = json.loads(line[4:])
     after = os.times()
+    if spy is not None:
+        spy.wait(60)
     m = Measured(rate=result["requests"] / (result["duration_us"] / 1e6), wrk=result)
     m.server_cpu_s = server.cpu_s() - cpu
     m.wrk_cpu_s = (after.children_user + after.children_system) - (children.children_user + children.children_system)
     m.machine_busy = _busy_since(busy)
     m.stats, m.rss_mb = server.counters(), server.rss_mb()
     return m
+
+
+def _profiler(server: Server, path: str, seconds: int) -> subprocess.Popen:
+    """py-spy (the `profile` extra) sampling the server for the run, as collapsed stacks in `path`."""
+    cmd = [
+        str(Path(sys.executable).with_name("py-spy")),
+        "record",
+        "--pid",
+        str(server.proc.pid),
+        "--duration",
+        str(seconds),
+        "--rate",
+        "250",
+    ]
+    return subprocess.Popen([*cmd, "--format", "raw", "--nonblocking", "-o", path], stdout=subprocess.DEVNULL)
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -206,7 +232,10 @@ def check_answers(url: str, expected: dict[str, str]) -> tuple[int, int]:
         rows = session.execute(select(ProcessedMessage.key, ProcessedMessage.replies)).all()
     db.dispose()
     mine = [(k, r) for k, r in rows if k in expected]
-    return sum(bool(r) and expected[k] in r[0]["text"] for k, r in mine), len(mine)
+    wrong = [(k, r) for k, r in mine if not (r and expected[k] in r[0]["text"])]
+    for key, replies in wrong[:3]:
+        print(f"UNEXPECTED {key}: {replies[0]['text'][:160] if replies else 'no answer'!r}", flush=True)
+    return len(mine) - len(wrong), len(mine)
 
 
 def run(label: str, url: str, args) -> None:
@@ -214,6 +243,10 @@ def run(label: str, url: str, args) -> None:
     clerks = prepare(url, args)
     print(f"prepared {label}: {len(clerks)} clerks filling in {time.perf_counter() - started:.1f} s", flush=True)
     gen, floors, turns = Requests(args.threads), [], []
+    pools = [deque(clerks[t :: args.threads]) for t in range(args.threads)]
+    # far more than a thread's connections: a message is not overtaken by its clerk's next one (SQLite's
+    # writers are not served in order, so a slow answer can still lose to one sent 1-2 s later)
+    width = max(1, 8 * args.connections // args.threads)
     echo, turn = Server("echo"), Server("turn", url)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -223,8 +256,8 @@ def run(label: str, url: str, args) -> None:
                 floors.append(measure(echo, file, args))
                 if floors[-1].wrk["wrapped"]:
                     args.floor_guess *= 2
-                expected = gen.write(file, int(args.seconds * floors[-1].rate * 1.3) + 1000, clerks)
-                turns.append(measure(turn, file, args))
+                expected = gen.write(file, int(args.seconds * floors[-1].rate * 1.3) + 1000, pools, width)
+                turns.append(measure(turn, file, args, args.profile if i == args.repeat - 1 else ""))
                 turns[-1].checked = check_answers(url, expected)
                 for clerk in clerks:
                     clerk.resync()
@@ -283,6 +316,7 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--clerks-per-unit", type=int, default=2)
+    parser.add_argument("--profile", default="", help="py-spy's collapsed stacks of the last turn run, to this file")
     parser.add_argument("--floor-guess", type=float, default=4000, help="requests/s to prepare for the floor")
     args = parser.parse_args()
     if args.db == "sqlite":

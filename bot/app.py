@@ -63,14 +63,10 @@ def create_app(
 
 
 def _mount_channels(app: FastAPI, services: Services) -> None:
-    from bot.channels import admin_api, dashboard, dashboard_api, simulator, wecom_app, wecom_bot
-    from bot.channels.admin_session import Sessions
+    from bot.channels import admin_api, dashboard, simulator, wecom_app, wecom_bot
 
-    sessions = Sessions(services)
     app.include_router(admin_api.router(services))
-    app.include_router(dashboard_api.router(services, sessions))
-    app.include_router(dashboard.router(services, sessions))
-    app.mount("/static", dashboard.static_files(), name="static")
+    dashboard.mount(app, services)
     app.include_router(wecom_app.router(services))
     app.include_router(wecom_bot.router(services))
     app.include_router(simulator.router(services))

@@ -33,7 +33,7 @@ def _row(e, campaign: Campaign | None, names: dict, units: dict) -> dict:
         "entity": e.entity,
         "key": e.key,
         "field": e.field,
-        "what": render("audit_what.txt", entity=e.entity, item=item, field=e.field),
+        "what": render("audit_what.txt", entity=e.entity, item=item, field=e.field, key=e.key),
         "old": e.old,
         "new": e.new,
         "old_text": render("audit_value.txt", value=e.old, field=e.field),
@@ -47,6 +47,6 @@ def _item_name(campaign: Campaign | None, entity: str, key: str) -> str | None:
         return key
     if entity == "activity":
         return next((a.name for a in campaign.activities if a.key == key), key)
-    if entity == "score":
+    if entity in ("score", "reviewed"):
         return next((c.name for c in campaign.categories if c.key == key), key)
     return None

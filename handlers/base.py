@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from storage.campaign import Campaign
+from storage.directory import RosterView
 from storage.models import DialogState, Person, Unit
 from storage.render import render
 
@@ -49,6 +50,7 @@ class Turn:
     state: DialogState
     now: datetime
     replies: list[Reply] = field(default_factory=list)
+    roster: RosterView | None = None  # the dispatcher's in-memory roster (people, units, admins), if any
 
     @property
     def text(self) -> str:

@@ -8,9 +8,10 @@ import re
 
 from handlers import features, router  # noqa: F401  (features: registers every keyword)
 from handlers.base import Inbound, Reply, Turn
-from storage import campaigns, dialogs, outbox, roster
+from storage import dialogs, outbox
 from storage.clock import Clock
 from storage.db import Database
+from storage.directory import Directory
 from storage.render import render
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 class Dispatcher:
     def __init__(self, db: Database, clock: Clock):
         self.db, self.clock = db, clock
+        self.directory = Directory()  # roster and campaign in memory, checked against their stamp each turn
 
     def dispatch(self, inbound: Inbound, passive_bytes: int | None = None) -> list[Reply]:
         """Handle one message; returns the reply to the sender. Others' messages go to the outbox in
@@ -29,25 +31,19 @@ class Dispatcher:
         reply limit). A message key seen before returns the stored answer and does nothing."""
         inbound = dataclasses.replace(inbound, text=_UNSTORABLE.sub("", inbound.text))
         with self.db.write() as session:
-            self.db.lock_person(session, inbound.userid)
-            seen = dialogs.processed(session=session, key=inbound.msg_key)
-            if seen is not None:
-                return [Reply.from_dict(r) for r in seen.replies]
+            self.db.lock_person(session, inbound.userid)  # before anything of the person is read
+            if not dialogs.claim(session=session, key=inbound.msg_key, userid=inbound.userid, now=self.clock.now()):
+                return [Reply.from_dict(r) for r in dialogs.answered(session=session, key=inbound.msg_key)]
             replies = self._handle(session, inbound)
             mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
             later = [Reply(text, to=[inbound.userid]) for text in overflow]
             self._enqueue(session, inbound, later + [r for r in replies if r.to is not None or r.chat_id is not None])
-            dialogs.mark_processed(
-                session=session,
-                key=inbound.msg_key,
-                userid=inbound.userid,
-                replies=[r.as_dict() for r in mine],
-                now=self.clock.now(),
-            )
+            dialogs.answer(session=session, key=inbound.msg_key, replies=[r.as_dict() for r in mine])
             return mine
 
     def _handle(self, session, inbound: Inbound) -> list[Reply]:
-        person = roster.person(session=session, userid=inbound.userid)
+        view = self.directory.view(session)
+        person = view.person(session, inbound.userid)
         if person is None:
             log.info("message from %r, who is not on the roster", inbound.userid)
             return [Reply(render("not_on_roster.txt"))]
@@ -61,10 +57,11 @@ class Dispatcher:
             session=session,
             inbound=inbound,
             person=person,
-            campaign=campaigns.active_campaign(session=session),
-            unit=roster.unit(session=session, code=person.unit_code) if person.unit_code else None,
+            campaign=view.campaign(session),
+            unit=view.unit(session, person.unit_code) if person.unit_code else None,
             state=state,
             now=self.clock.now(),
+            roster=view,
         )
         router.route(turn)
         dialogs.save_state(session=session, state=turn.state, now=turn.now)

@@ -1,6 +1,24 @@
 """The feature modules, imported once so their keywords register with the router (wechatpy's parser
 registry pattern): the router never imports a feature, so the dependency points one way."""
 
-from handlers import activities, admin, scoring_chat, selfscore, sentences, submit
+from handlers import (
+    activities,
+    admin,
+    liaison,
+    questions,
+    scoring_chat,
+    selfscore,
+    sentences,
+    submit,
+)
 
-FEATURES = (activities, admin, selfscore, sentences, submit, scoring_chat)
+FEATURES = (
+    activities,
+    admin,
+    liaison,
+    questions,
+    scoring_chat,
+    selfscore,
+    sentences,
+    submit,
+)

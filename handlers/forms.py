@@ -30,8 +30,9 @@ def step(turn: Turn, kind: str) -> None:
     if _locked(turn):
         return turn.leave()
     data, word = turn.state.data, normalise_command(turn.text)
-    if data.get("pending") and word in YES:
-        return _save(turn, kind, data["pending"]["value"], data["pending"]["note"], force=True)
+    pending = data.pop("pending", None)  # a question about one answer holds for the next message only
+    if pending and word in YES:
+        return _save(turn, kind, pending["value"], pending["note"])
     if word in BACK:
         return _ask(turn, kind, max(0, data["i"] - 1), note="已回到上一项。" if data["i"] else "已经是第一项。")
     if word in SKIP:
@@ -54,10 +55,13 @@ def _answer(turn: Turn, kind: str) -> None:
         tables.check(turn, q, value)
     except InputError as exc:
         return _miss(turn, kind, exc.reason)
+    if tables.implausible(turn.campaign, q, value):
+        turn.state.data["pending"] = {"value": value, "note": note}
+        return turn.say("form_implausible.txt", q=q, value=value)
     _save(turn, kind, value, note)
 
 
-def _save(turn: Turn, kind: str, value, note, force: bool = False) -> None:
+def _save(turn: Turn, kind: str, value, note) -> None:
     q, data = _question(turn, kind), turn.state.data
     try:
         entries.set_entry(

@@ -22,6 +22,7 @@ from handlers.numerals import (
     parse_number,
     value_of,
 )
+from handlers.prose import clean_note, unread_parts
 
 __all__ = [
     "Found",
@@ -38,9 +39,12 @@ SUB_ITEM_PREFIX = "其中"
 _ORDINAL = "(?:十[一二三四五六七八九]?|[一二三四五六七八九])"
 ORDINAL_RE = re.compile(rf"{_ORDINAL}[、.] ?|\({_ORDINAL}\)[、.]? ?")
 # What may stand between a name and its number: 党委会：6、党委会开了6次、组织建设自评170分.
-GLUE_RE = re.compile(r"(?:[ ,:=]|共计|共|计|为|是|有|开了|召开了|开展了|举办了|自评|得分)*")
+GLUE_RE = re.compile(
+    r"(?:[ ,:=]|共计|一共|总共|合计|累计|共|计|为|是|有|大概|大约|约|差不多|开了|开过|召开了|开展了|举办了|组织了|开|自评|得分)*"
+)
 # Names hold 、 . ( ) and spaces may be typed inside them, but never these.
 NAME_STOP_RE = re.compile(r"[,;。!?:]")
+SENTENCE_END_RE = re.compile(r"[。!?]")
 MIN_SHORT_FORM = 2
 EXACT, ALIAS, SHORT_FORM = range(3)
 
@@ -177,7 +181,11 @@ def _longest_name(text: str, start: int, items: list[Item], reach: int) -> _Name
 
 
 def _number_after(text: str, name: _Name) -> re.Match | None:
-    match = NUMBER_RE.match(text, GLUE_RE.match(text, name.end).end())
+    return _number_at(text, name.end)
+
+
+def _number_at(text: str, end: int) -> re.Match | None:
+    match = NUMBER_RE.match(text, GLUE_RE.match(text, end).end())
     return match if match and is_terminated(match) else None
 
 
@@ -195,12 +203,22 @@ def _answers_previous(text: str, index: int, previous: _Name | None) -> int | No
 
 
 def _segments(text: str, items: list[Item]) -> list[tuple[int, _Name | None]]:
-    """Where each item's fragment starts: a name that is exact or has a number, after a separator."""
+    """Where each item's fragment starts: a name that is exact or has a number, after a separator; or,
+    inside a clause ("今年我们党委会开了八次"), a full name with its number, the clause's start being the
+    fragment's start, so the previous item's note ends where this item's clause begins."""
     starts: list[tuple[int, _Name | None]] = []
-    index, reach = 0, _reach(items)
+    index, reach, full = 0, _reach(items), _full_forms(tuple(items))
     while index < len(text):
-        if text[index] in SEPARATORS or (starts and not _may_start(text, index)):
+        if text[index] in SEPARATORS:
             index += 1
+            continue
+        if starts and not _may_start(text, index):
+            name = _inside_clause(text, index, items, full)
+            if name is None:
+                index += 1
+                continue
+            _start_in_clause(starts, text, name)
+            index = name.end
             continue
         name = _longest_name(text, index, items, reach)
         strong = name is not None and (name.tier != SHORT_FORM or _number_after(text, name))
@@ -214,15 +232,50 @@ def _segments(text: str, items: list[Item]) -> list[tuple[int, _Name | None]]:
     return starts
 
 
+@lru_cache(maxsize=64)
+def _full_forms(items: tuple[Item, ...]) -> tuple[str, ...]:
+    return tuple({form for item in items for form in _forms(item).exact | _forms(item).aliases if form})
+
+
+def _inside_clause(text: str, index: int, items: list[Item], full: tuple[str, ...]) -> _Name | None:
+    """The longest full name (or alias) starting mid-clause and followed by its number; None otherwise."""
+    ends = sorted((index + len(form) for form in full if text.startswith(form, index)), reverse=True)
+    end = next((end for end in ends if _number_at(text, end)), None)
+    if end is None:
+        return None
+    tier, candidates = _match(text[index:end], items)
+    return _Name(index, end, tier, candidates) if candidates and tier != SHORT_FORM else None
+
+
+def _start_in_clause(starts: list[tuple[int, _Name | None]], text: str, name: _Name) -> None:
+    """Start the name's fragment at its clause's start, never before the previous item's number."""
+    previous_start, previous = starts[-1]
+    number = _number_after(text, previous) if previous else None
+    floor = number.end() if number else previous_start
+    start = name.start
+    while start > floor and not _may_start(text, start):
+        start -= 1
+    if start == previous_start and number is None:
+        starts[-1] = (start, name)  # the lead-in ("今年我们") was no item of its own
+    else:
+        starts.append((start, name))
+
+
 def _read(folded: Folded, start: int, end: int, name: _Name | None, result: SentenceResult) -> Found | None:
-    """Record one segment as ambiguous, unrecognised or an error; or return what it says."""
+    """Record one segment as ambiguous, unrecognised or an error; or return what it says. A note runs
+    to the end of its sentence at most; what follows it, naming no item, is listed as unread."""
+    number = None if name is None else _number_after(folded.text[:end], name)
+    if number is not None:
+        stop = SENTENCE_END_RE.search(folded.text, number.end(), end)
+        if stop:
+            _unread(result, note_after(folded, stop.end(), end))
+            end = stop.start()
     fragment = note_after(folded, start, end) or ""
-    if name is not None and len(name.candidates) > 1:
+    if number is not None and len(name.candidates) > 1:
         result.ambiguous.append((fragment, [item.key for item in name.candidates]))
         return None
-    number = None if name is None else _number_after(folded.text[:end], name)
     if number is None:
-        result.unrecognised.append(fragment)
+        _unread(result, fragment)
         return None
     item = name.candidates[0]
     try:
@@ -230,7 +283,14 @@ def _read(folded: Folded, start: int, end: int, name: _Name | None, result: Sent
     except InputError as error:
         result.errors.append((fragment, error.reason))
         return None
-    return Found(item.key, value, note_after(folded, number.end(), end), fragment)
+    return Found(item.key, value, clean_note(note_after(folded, number.end(), end)), fragment)
+
+
+def _unread(result: SentenceResult, fragment: str | None) -> None:
+    """Each part once (a phone's repeated line is one), greetings and thanks not at all."""
+    for part in unread_parts(fragment or ""):
+        if part not in result.unrecognised:
+            result.unrecognised.append(part)
 
 
 def _add(result: SentenceResult, found: Found, name: str, repeated: set[str]) -> None:

@@ -72,9 +72,10 @@ def all_progress(*, session: Session, campaign: Campaign, units: list[Unit] | No
     """Progress of many units from three bulk reads, so a city-wide view costs the same as one unit's."""
     units = roster.units(session=session) if units is None else units
     names = {g.id: g.name for g in roster.groups(session=session)}
-    acts = entries.entries(session=session, kind="activity", campaign_id=campaign.id)
-    scores = entries.entries(session=session, kind="score", campaign_id=campaign.id)
-    subs = entries.submissions(session=session, campaign_id=campaign.id)
+    one = units[0].code if len(units) == 1 else None  # one unit: read its rows, not the city's
+    acts = _entries(session, "activity", campaign.id, one)
+    scores = _entries(session, "score", campaign.id, one)
+    subs = entries.submissions(session=session, campaign_id=campaign.id, unit_code=one)
     score_qs = questions(campaign, "score", "")
     return [
         UnitProgress(
@@ -88,6 +89,11 @@ def all_progress(*, session: Session, campaign: Campaign, units: list[Unit] | No
         )
         for u in units
     ]
+
+
+def _entries(session: Session, kind: str, campaign_id: str, unit_code: str | None) -> dict:
+    found = entries.entries(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code)
+    return {(unit_code, k): e for k, e in found.items()} if unit_code else found
 
 
 def _line(q: Question, entry, field_name: str) -> Line:

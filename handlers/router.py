@@ -1,22 +1,28 @@
-"""The router: keywords by role, the flow a person is in, and the fallbacks (帮助, 取消, unknown words)."""
+"""The router: keywords by role, the flow a person is in, and the fallbacks (帮助, 取消, questions, unknown words)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
-from handlers.base import Turn
+from handlers import tables
+from handlers.base import Reply, Turn
 from handlers.words import CANCEL, HELP, YES, normalise_command
+from storage.render import render
 
 Handler = Callable[[Turn], None]
 _COMMANDS: dict[tuple[str, str], Handler] = {}  # (role, keyword) -> handler
 _PREFIXED: list[tuple[str, str, Handler]] = []  # (role, prefix, handler): keyword followed by arguments
+_QUESTIONS: list[tuple[str, re.Pattern, Handler]] = []  # (role, pattern, handler): questions asked in words
 _FLOWS: dict[str, Handler] = {}
 _EXPIRES: dict[str, timedelta] = {}  # flows that ask for a confirmation go stale
 _FREE: dict[str, Handler] = {}  # role -> handler for text that is no keyword
+ROLES = ("clerk", "liaison", "admin")
+_DIGIT = re.compile(r"[0-9]")
 
 
-def command(*keywords: str, roles: tuple[str, ...] = ("clerk", "liaison", "admin"), prefix: bool = False):
+def command(*keywords: str, roles: tuple[str, ...] = ROLES, prefix: bool = False):
     def register(handler: Handler) -> Handler:
         for role in roles:
             for word in keywords:
@@ -29,9 +35,19 @@ def command(*keywords: str, roles: tuple[str, ...] = ("clerk", "liaison", "admin
     return register
 
 
+def question(pattern: str, roles: tuple[str, ...] = ROLES):
+    """A question people ask in their own words (`截止时间是什么时候？`), matched by a pattern."""
+
+    def register(handler: Handler) -> Handler:
+        _QUESTIONS.extend((role, re.compile(pattern), handler) for role in roles)
+        return handler
+
+    return register
+
+
 def flow(name: str, expires: timedelta | None = None):
-    """A flow's handler; with `expires`, a flow left that long is dropped (a read-back from yesterday
-    must not be confirmed by a stray 是 today)."""
+    """A flow's handler; with `expires`, a flow that waits for a confirmation and is dropped when left that
+    long (a read-back from yesterday must not be confirmed by a stray 是 today)."""
 
     def register(handler: Handler) -> Handler:
         _FLOWS[name] = handler
@@ -58,6 +74,11 @@ def find_command(turn: Turn) -> Handler | None:
     return next((h for r, p, h in _PREFIXED if r == role and word.startswith(p) and word != p), None)
 
 
+def find_question(turn: Turn) -> Handler | None:
+    word = normalise_command(turn.text)
+    return next((h for r, p, h in _QUESTIONS if r == turn.person.role and p.search(word)), None)
+
+
 def route(turn: Turn) -> None:
     word = normalise_command(turn.text)
     if word in CANCEL:
@@ -66,15 +87,43 @@ def route(turn: Turn) -> None:
         turn.leave()
         if word in YES:
             return turn.say("confirm_expired.txt")
+    was = turn.state.flow
     handler = find_command(turn)
-    if handler is not None and not (turn.state.flow and word in HELP):
-        return handler(turn)
-    if turn.state.flow in _FLOWS:
-        return _FLOWS[turn.state.flow](turn)
+    if handler is not None and not (was and word in HELP):
+        return _aside(turn, was, handler)
+    if was in _EXPIRES and word in HELP:
+        return _aside(turn, was, show_help)  # a read-back keeps waiting while its reader asks for help
+    handler = find_question(turn) if not _DIGIT.search(word) else None  # 党委会6次 is an entry, not a question
+    if handler is not None:
+        return _aside(turn, was, handler)
+    if was in _FLOWS:
+        return _FLOWS[was](turn)
     if word in HELP:
         return show_help(turn)
     free = _FREE.get(turn.person.role)
-    return free(turn) if free and word else show_help(turn, unknown=bool(word))
+    return free(turn) if free and word else answer_or_help(turn)
+
+
+def answer_or_help(turn: Turn) -> None:
+    """Text that names nothing to enter: a question we can answer, else the help."""
+    handler = find_question(turn)
+    if handler is not None:
+        return handler(turn)
+    show_help(turn, unknown=bool(normalise_command(turn.text)))
+
+
+def _aside(turn: Turn, was: str | None, handler: Handler) -> None:
+    """A keyword or question typed inside a flow: answer it, then say what became of the flow, so a
+    read-back is never dropped (or left waiting) without a word."""
+    before = turn.state.data
+    handler(turn)
+    if was is None:
+        return
+    kept = turn.state.flow == was and turn.state.data is before
+    if was in _EXPIRES and not kept:
+        turn.replies.insert(0, Reply(render("flow_left.txt", was=was, data=before)))
+    elif kept:
+        turn.say("flow_waiting.txt", was=was)
 
 
 def _stale(turn: Turn) -> bool:
@@ -83,12 +132,19 @@ def _stale(turn: Turn) -> bool:
 
 
 def show_help(turn: Turn, unknown: bool = False) -> None:
+    locked = tables.lock_reason(turn) if turn.unit and turn.campaign and turn.person.role == "clerk" else None
     turn.say(
-        "help.txt", role=turn.person.role, name=turn.person.name, unknown=unknown, text=turn.text[:20], unit=turn.unit
+        "help.txt",
+        role=turn.person.role,
+        name=turn.person.name,
+        unknown=unknown,
+        text=turn.text[:20],
+        unit=turn.unit,
+        locked=locked,
     )
 
 
 def _cancel(turn: Turn) -> None:
-    was = turn.state.flow
+    was, data = turn.state.flow, turn.state.data
     turn.leave()
-    turn.say("cancelled.txt", was=was)
+    turn.say("cancelled.txt", was=was, data=data or {})

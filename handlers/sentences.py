@@ -7,7 +7,7 @@ from handlers.base import Turn
 from handlers.errors import InputError
 from handlers.guards import clerk_ready
 from handlers.parsing import Item, parse_sentence
-from handlers.router import flow, free_text, show_help
+from handlers.router import answer_or_help, flow, free_text
 from handlers.words import CONFIRM_TTL, NO, YES, normalise_command
 from storage import entries, roster
 from storage.campaign import Campaign
@@ -24,18 +24,32 @@ def items(campaign: Campaign) -> list[Item]:
 def sentence(turn: Turn) -> None:
     result = parse_sentence(turn.text, items(turn.campaign))
     if not (result.found or result.ambiguous or result.errors):
-        return show_help(turn, unknown=True)
+        return answer_or_help(turn)
     reason = tables.lock_reason(turn)
     if reason:
         return turn.say("locked.txt", reason=reason)
     changes, problems = _checked(turn, result)
     problems += [f"「{frag}」：{why}" for frag, why in result.errors]
     ambiguous = [(frag, [_name(turn.campaign, k) for k in keys]) for frag, keys in result.ambiguous]
+    same = [c for c in changes if _unchanged(c)]
+    changes = [c for c in changes if not _unchanged(c)]
     if changes:
         turn.enter("confirm", changes=changes)
     else:
         turn.leave()
-    turn.say("readback.txt", changes=changes, problems=problems, ambiguous=ambiguous, unrecognised=result.unrecognised)
+    turn.say(
+        "readback.txt",
+        changes=changes,
+        same=same,
+        problems=problems,
+        ambiguous=ambiguous,
+        unrecognised=result.unrecognised,
+    )
+
+
+def _unchanged(change: dict) -> bool:
+    """The same value as saved, and no new note: nothing to save, and said so."""
+    return change["old"] == change["value"] and change["note"] in (None, change["old_note"])
 
 
 def _checked(turn: Turn, result) -> tuple[list[dict], list[str]]:
@@ -64,6 +78,8 @@ def _checked(turn: Turn, result) -> tuple[list[dict], list[str]]:
                 "unit_word": q.unit_word,
                 "target": q.target,
                 "old": None if entry is None else (entry.count if kind == "activity" else entry.points),
+                "old_note": entry.note if entry else None,
+                "implausible": tables.implausible(turn.campaign, q, found.value),
                 "seen": entry.version if entry else None,
             }
         )

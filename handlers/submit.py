@@ -22,7 +22,6 @@ def show_progress(turn: Turn) -> None:
         p=p,
         phase=phase,
         days=days_left(turn.campaign, "self_check", turn.now),
-        resume=bool(turn.state.flow),
     )
 
 

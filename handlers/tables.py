@@ -45,7 +45,8 @@ def question(campaign: Campaign, kind: str, key: str, org_type: str) -> Question
 
 
 def current(turn: Turn, kind: str) -> dict:
-    return entries.entries(session=turn.session, kind=kind, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
+    """The unit's entries of this kind, read once per turn and kept up to date by the turn's own writes."""
+    return entries.unit_entries(session=turn.session, kind=kind, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
 
 
 def check(turn: Turn, q: Question, value, pending: dict | None = None) -> None:
@@ -73,6 +74,13 @@ def _check_of_which(turn: Turn, q: Question, value, pending: dict) -> None:
             raise InputError(f"{q.name}不能少于{child.name}（已填 {_n(counts[child.key])} 次）")
 
 
+def implausible(campaign: Campaign, q: Question, value) -> bool:
+    """A count so far beyond its annual target (the campaign's `checks.confirm_over_target` times it)
+    that it is more likely a slip than a year's work: asked about, never refused."""
+    factor = campaign.checks.confirm_over_target
+    return q.kind == "activity" and bool(q.target) and value > q.target * factor
+
+
 def not_applicable(turn: Turn, key: str) -> str | None:
     """Why an activity does not apply to this unit, or None when it does."""
     activity = turn.campaign.activity(key)
@@ -83,11 +91,15 @@ def not_applicable(turn: Turn, key: str) -> str | None:
 
 def lock_reason(turn: Turn) -> str | None:
     """Why this unit's entries cannot be changed now, with who can reopen them; None when they can."""
-    admins = "、".join(p.name for p in roster.admins(session=turn.session)) or "市直工委管理员"
     sub = entries.submission(session=turn.session, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
     if sub and sub.submitted:
-        return f"本单位已于 {turn.campaign.local(sub.submitted_at):%m月%d日 %H:%M} 提交自查，填报已锁定。如需修改，请联系{admins}重新开放。"
+        return f"本单位已于 {turn.campaign.local(sub.submitted_at):%m月%d日 %H:%M} 提交自查，填报已锁定。如需修改，请联系{_admins(turn)}重新开放。"
     _, end = turn.campaign.phase_bounds("self_check")
     if turn.now >= end and not (sub and sub.reopened_at):
-        return f"自查阶段已于 {turn.campaign.phase('self_check').end:%m月%d日} 结束，填报已锁定。如需修改，请联系{admins}重新开放。"
+        return f"自查阶段已于 {turn.campaign.phase('self_check').end:%m月%d日} 结束，填报已锁定。如需修改，请联系{_admins(turn)}重新开放。"
     return None
+
+
+def _admins(turn: Turn) -> str:
+    people = turn.roster.admins(turn.session) if turn.roster else roster.admins(session=turn.session)
+    return "、".join(p.name for p in people) or "市直工委管理员"

@@ -44,6 +44,21 @@
     }));
   }
 
+  const final = document.getElementById("chart-final");
+  if (final) {
+    charts.push(new Chart(final, {
+      type: "bar",
+      data: {
+        labels: data.final_bins.map((b) => b.from + "–" + b.to),
+        datasets: [{ label: "单位数", data: data.final_bins.map((b) => b.units), backgroundColor: "#b3261e" }],
+      },
+      options: {
+        plugins: { title: { display: true, text: "总分分布" }, legend: { display: false } },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    }));
+  }
+
   // Printing lays the page out at A4 width: redraw the charts at that size, then back.
   window.addEventListener("beforeprint", () => charts.forEach((c) => c.resize()));
   window.addEventListener("afterprint", () => charts.forEach((c) => c.resize()));

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from storage.models import AuditEntry
+from storage.models import AuditEntry, utcnow
 
 
 def record(
@@ -22,19 +23,41 @@ def record(
     unit_code: str | None = None,
     at: datetime | None = None,
 ) -> None:
-    entry = AuditEntry(
-        actor=actor,
-        entity=entity,
-        key=key,
-        field=field,
-        campaign_id=campaign_id,
-        unit_code=unit_code,
-        old=None if old is None else str(old),
-        new=None if new is None else str(new),
+    record_many(
+        session=session,
+        rows=[
+            dict(
+                actor=actor,
+                entity=entity,
+                key=key,
+                field=field,
+                old=old,
+                new=new,
+                campaign_id=campaign_id,
+                unit_code=unit_code,
+                at=at,
+            )
+        ],
     )
-    if at is not None:
-        entry.at = at
-    session.add(entry)
+
+
+def record_many(*, session: Session, rows: list[dict]) -> None:
+    """Audit rows written at once, in one statement (keys as record's; old and new kept as text)."""
+    if not rows:
+        return
+    now = utcnow()
+    values = [
+        {
+            **row,
+            "old": None if row["old"] is None else str(row["old"]),
+            "new": None if row["new"] is None else str(row["new"]),
+            "at": row.get("at") or now,
+            "campaign_id": row.get("campaign_id"),
+            "unit_code": row.get("unit_code"),
+        }
+        for row in rows
+    ]
+    session.execute(insert(AuditEntry.__table__), values)
 
 
 def trail(*, session: Session, unit_code: str | None = None, limit: int = 200) -> list[AuditEntry]:

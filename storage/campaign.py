@@ -61,6 +61,12 @@ class Scoring(_Strict):
     bonus_max: float | None = Field(None, gt=0)  # a cap on one unit's approved bonus in all; None: no cap
 
 
+class Checks(_Strict):
+    # A count above this many times its annual target is read back with the target and a question
+    # ("党委会 120 次，年度目标 6 次，确认无误吗？") before it is saved.
+    confirm_over_target: float = Field(default=5, gt=1)
+
+
 class Phase(_Strict):
     key: str
     name: str
@@ -123,6 +129,8 @@ class Campaign(_Strict):
     campaign: Info
     weights: Weights = Weights()
     scoring: Scoring = Scoring()
+
+    checks: Checks = Checks()
     phases: list[Phase]
     activities: list[Activity]
     categories: list[Category]

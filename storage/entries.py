@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from storage import audit
 from storage.models import ActivityEntry, ScoreEntry, Submission, utcnow
+from storage.upsert import insert_ignoring
 
 _MODELS = {"activity": (ActivityEntry, "count"), "score": (ScoreEntry, "points")}
+_CACHE = "unit_entries"  # session.info: a unit's entries read in this transaction, kept current by set_entry
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRow:
+    """One table 1 entry as read: a snapshot, not a tracked object (writes go through set_entry)."""
+
+    id: int
+    campaign_id: str
+    unit_code: str
+    key: str
+    count: int | None
+    note: str | None
+    version: int
+    updated_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    id: int
+    campaign_id: str
+    unit_code: str
+    key: str
+    points: float | None
+    note: str | None
+    version: int
+    updated_by: str
+    updated_at: datetime
+
+
+_ROWS = {"activity": ActivityRow, "score": ScoreRow}
 
 
 class StaleEntry(Exception):
@@ -20,20 +55,58 @@ class StaleEntry(Exception):
         self.current = current
 
 
+def _columns(kind: str):
+    model, field = _MODELS[kind]
+    t = model.__table__.c
+    return model.__table__, (
+        t.id,
+        t.campaign_id,
+        t.unit_code,
+        t.key,
+        t[field],
+        t.note,
+        t.version,
+        t.updated_by,
+        t.updated_at,
+    )
+
+
 def entries(*, session: Session, kind: str, campaign_id: str, unit_code: str | None = None) -> dict:
-    """Entries by key for one unit, or by (unit, key) for all units when unit_code is None."""
-    model, _ = _MODELS[kind]
-    query = select(model).where(model.campaign_id == campaign_id)
+    """Entries by key for one unit, or by (unit, key) for all units when unit_code is None (one read)."""
+    table, cols = _columns(kind)
+    make = _ROWS[kind]
+    query = select(*cols).where(table.c.campaign_id == campaign_id)
     if unit_code is not None:
-        return {e.key: e for e in session.exec(query.where(model.unit_code == unit_code))}
-    return {(e.unit_code, e.key): e for e in session.exec(query)}
+        return {r[3]: make(*r) for r in session.execute(query.where(table.c.unit_code == unit_code))}
+    return {(r[2], r[3]): make(*r) for r in session.execute(query)}
+
+
+def unit_entries(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict:
+    """One unit's entries by key, read once per session (one transaction: a turn) and updated by its
+    own set_entry. Read-only for the caller."""
+    cache = session.info.setdefault(_CACHE, {})
+    found = cache.get((kind, campaign_id, unit_code))
+    if found is None:
+        found = cache[(kind, campaign_id, unit_code)] = entries(
+            session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code
+        )
+    return found
 
 
 def versions(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict[str, int]:
-    return {
-        k: e.version
-        for k, e in entries(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code).items()
-    }
+    table, _ = _columns(kind)
+    query = select(table.c.key, table.c.version).where(
+        table.c.campaign_id == campaign_id, table.c.unit_code == unit_code
+    )
+    return dict(session.execute(query).all())
+
+
+def _one(session: Session, kind: str, campaign_id: str, unit_code: str, key: str):
+    table, cols = _columns(kind)
+    row = session.execute(
+        select(*cols).where(table.c.campaign_id == campaign_id, table.c.unit_code == unit_code, table.c.key == key)
+    ).first()
+    return _ROWS[kind](*row) if row else None
 
 
 def set_entry(
@@ -51,27 +124,54 @@ def set_entry(
     now: datetime | None = None,
 ):
     """Write one entry. With `check`, refuse (StaleEntry) when its version is not the one the person saw
-    (`seen_version` None means they saw it empty). A note of None keeps the note already there."""
-    model, field = _MODELS[kind]
+    (`seen_version` None means they saw it empty). A note of None keeps the note already there.
+
+    The write itself is conditional on the version just read (UPDATE … WHERE version = read, or INSERT …
+    ON CONFLICT DO NOTHING), so two writers that read the same version cannot both win on any database."""
     now = now or utcnow()
-    row = session.exec(
-        select(model).where(model.campaign_id == campaign_id, model.unit_code == unit_code, model.key == key)
-    ).first()
-    if check and (row.version if row else None) != seen_version:
-        raise StaleEntry(row)
-    old_value, old_note = (getattr(row, field), row.note) if row else (None, None)
-    if row is None:
-        row = model(campaign_id=campaign_id, unit_code=unit_code, key=key, updated_by=actor, version=0)
-    setattr(row, field, value)
-    if note is not None:
-        row.note = note or None
-    row.version += 1
-    row.updated_by, row.updated_at = actor, now
-    session.add(row)
-    for name, old, new in ((field, old_value, value), ("note", old_note, row.note)):
-        if old != new:
-            audit.record(
-                session=session,
+    cached = session.info.get(_CACHE, {}).get((kind, campaign_id, unit_code))
+    # What this transaction read already serves as the version to write against: if another writer
+    # moved it meanwhile, the conditional write matches nothing and the row is read again.
+    current = cached.get(key) if cached is not None else _one(session, kind, campaign_id, unit_code, key)
+    for _ in range(3):
+        if check and (current.version if current else None) != seen_version:
+            raise StaleEntry(current)
+        written = _write(session, kind, campaign_id, unit_code, key, value, note, actor, current, now)
+        if written is not None:
+            if cached is not None:
+                cached[key] = written
+            return written
+        current = _one(session, kind, campaign_id, unit_code, key)
+        if cached is not None:
+            cached[key] = current
+    raise RuntimeError(f"entry {unit_code}/{key} keeps changing under the write")
+
+
+def _write(session, kind, campaign_id, unit_code, key, value, note, actor, current, now):
+    """The conditional write and its audit rows; None when another writer got there first."""
+    table, _ = _columns(kind)
+    _, field = _MODELS[kind]
+    new_note = (current.note if current else None) if note is None else (note or None)
+    values = {field: value, "note": new_note, "updated_by": actor, "updated_at": now}
+    if current is None:
+        stmt = insert_ignoring(session, table, ["campaign_id", "unit_code", "key"]).values(
+            campaign_id=campaign_id, unit_code=unit_code, key=key, version=1, **values
+        )
+    else:
+        stmt = (
+            update(table)
+            .where(table.c.id == current.id, table.c.version == current.version)
+            .values(version=current.version + 1, **values)
+        )
+    row_id = session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+    if row_id is None:
+        return None
+    old_value, old_note = (getattr(current, field), current.note) if current else (None, None)
+    changes = [(name, old, new) for name, old, new in ((field, old_value, value), ("note", old_note, new_note))]
+    audit.record_many(
+        session=session,
+        rows=[
+            dict(
                 actor=actor,
                 entity=kind,
                 key=key,
@@ -82,8 +182,12 @@ def set_entry(
                 unit_code=unit_code,
                 at=now,
             )
-    session.flush()
-    return row
+            for name, old, new in changes
+            if old != new
+        ],
+    )
+    version = current.version + 1 if current else 1
+    return _ROWS[kind](row_id, campaign_id, unit_code, key, value, new_note, version, actor, now)
 
 
 def submission(*, session: Session, campaign_id: str, unit_code: str) -> Submission | None:
@@ -92,8 +196,11 @@ def submission(*, session: Session, campaign_id: str, unit_code: str) -> Submiss
     ).first()
 
 
-def submissions(*, session: Session, campaign_id: str) -> dict[str, Submission]:
-    return {s.unit_code: s for s in session.exec(select(Submission).where(Submission.campaign_id == campaign_id))}
+def submissions(*, session: Session, campaign_id: str, unit_code: str | None = None) -> dict[str, Submission]:
+    query = select(Submission).where(Submission.campaign_id == campaign_id)
+    if unit_code is not None:
+        query = query.where(Submission.unit_code == unit_code)
+    return {s.unit_code: s for s in session.exec(query)}
 
 
 def set_submitted(

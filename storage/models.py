@@ -275,6 +275,47 @@ class StoredFile(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
 
 
+# --- people (issue 9): a liaison officer's 催办, and the simulator's conversations ---
+
+
+class Nudge(SQLModel, table=True):
+    """A liaison officer's 催办 of one unit on one local day: the row is the claim, so a unit is nudged at
+    most once a day however often 催办 is sent."""
+
+    __tablename__ = "nudge"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32)
+    day: str = Field(max_length=10)  # YYYY-MM-DD in the campaign's timezone
+    by: str = Field(max_length=64)
+    recipients: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SimTurn(SQLModel, table=True):
+    """One message typed in the web simulator and the bot's answer, so a reloaded page shows the chat."""
+
+    __tablename__ = "sim_turn"
+    id: int | None = Field(default=None, primary_key=True)
+    userid: str = Field(max_length=64, index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    replies: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+# --- speed (issue 10): version stamps of what processes hold in memory --------------------------------
+
+
+class DataStamp(SQLModel, table=True):
+    """A counter per cached aggregate ("roster", "campaign"), moved by database triggers on every write
+    to its tables (migration 0005), so each process sees with one cheap read whether its copy is current."""
+
+    __tablename__ = "data_stamp"
+    name: str = Field(primary_key=True, max_length=32)
+    version: int = 0
+
+
 # --- reliability (issue 12): which campaign file was loaded, so a restart never undoes a later choice ---
 
 

@@ -88,3 +88,20 @@ def test_a_read_back_confirmed_in_time_is_saved(chat, services, clock):
     clock.advance(minutes=29)
     c.say("是")
     assert saved(services)[0] == {"dangweihui": 6}
+
+
+PHONE_LETTER = (
+    "领导您好！我是财政局的王芳。今年我们党委会开了八次，其中有两次是线上开的，政治学习二十四次。"
+    "党小组会大概12次吧，不太确定。天气冷了，天气冷了，天气冷了。谢谢！"
+)
+
+
+def test_a_letter_typed_on_a_phone_is_read_back_item_by_item(chat, services):
+    c = chat("wangfang")
+    answer = c.say(PHONE_LETTER)
+    assert "党委会：8 次（备注：其中有两次是线上开的）" in answer
+    assert "政治学习：24 次\n" in answer and "党小组会：12 次（备注：不太确定）" in answer
+    assert answer.count("天气冷了") == 1 and "「我是财政局的王芳」" in answer and "您好" not in answer
+    assert saved(services) == ({}, {})
+    c.say("确认")
+    assert saved(services)[0] == {"dangweihui": 8, "zhengzhi_xuexi": 24, "dangxiaozuhui": 12}

@@ -36,7 +36,8 @@ def log_in(tab, site, token=TOKEN):
     expect(tab.locator("h2")).to_have_text("管理后台登录")
     tab.select_option("#actor", "hezhiyuan")
     tab.fill("#token", token)
-    tab.click("button[type=submit]")
+    with tab.expect_navigation():  # to the "load" event: the chart scripts have run
+        tab.click("button[type=submit]")
 
 
 def test_login_then_city_figures_come_from_the_database(tab, site):
@@ -90,7 +91,7 @@ def test_logout_ends_the_session(tab, site):
 
 def test_dashboard_fits_a_phone_and_prints_without_its_controls(tab, site):
     log_in(tab, site)
-    for path in ("dashboard/", "dashboard/units/U01", "dashboard/groups/1", "dashboard/audit"):
+    for path in ("dashboard/", "dashboard/units/U01", "dashboard/groups/1", "dashboard/audit", "dashboard/results"):
         tab.set_viewport_size({"width": 390, "height": 844})
         tab.goto(site + path)
         assert tab.evaluate("() => document.documentElement.scrollWidth") <= 390, path
@@ -100,3 +101,29 @@ def test_dashboard_fits_a_phone_and_prints_without_its_controls(tab, site):
     expect(tab.locator("header nav")).to_be_hidden()
     expect(tab.locator(".downloads")).to_be_hidden()
     expect(tab.locator("#groups")).to_be_visible()
+
+
+def test_override_a_grade_and_review_a_score_on_the_unit_screen(tab, site):
+    log_in(tab, site)
+    tab.goto(site + "dashboard/units/U01")
+    tab.fill("#routine-score", "92")
+    tab.click("#form-routine button")
+    expect(tab.locator("#notice")).to_have_text("平时成绩已保存。")
+    tab.select_option("#reviewed-key", "organisation")
+    tab.fill("#reviewed-points", "160")
+    tab.fill("#reviewed-reason", "组织生活会记录不全")
+    tab.click("#form-reviewed button")
+    expect(tab.locator("#reviewed tr", has_text="三、组织建设")).to_contain_text("160")
+    expect(tab.locator("#reviewed tr", has_text="三、组织建设")).to_contain_text("组织生活会记录不全")
+    expect(tab.locator("#sc-year-end")).to_have_text("94.55")
+    tab.select_option("#grade", "较好")
+    tab.fill("#grade-reason", "年内发生违纪问题")
+    tab.click("#form-grade button")
+    expect(tab.locator("#grade-override")).to_contain_text("评定为「较好」（建议 好）：年内发生违纪问题")
+    expect(tab.locator("#unit-audit tr").nth(1)).to_contain_text("好")
+    expect(tab.locator("#unit-audit tr").nth(1)).to_contain_text("较好：年内发生违纪问题")
+    tab.goto(site + "dashboard/results")
+    expect(tab.locator("#results tr", has_text="市财政局机关党委")).to_contain_text("建议 好")
+    assert (
+        tab.evaluate("() => Chart.getChart('chart-final').data.datasets[0].data[9]") == 1
+    )  # 93.79 (no bonus approved): 90–100

@@ -393,7 +393,11 @@ def test_parse_sentence_keeps_fragments_as_typed():
         ("党委会6次 总支会", ["总支会"]),
         ("天气不错", ["天气不错"]),
         ("会议 5", ["会议 5"]),
-        ("你好，党委会6", ["你好"]),
+        ("天气不错，党委会6", ["天气不错"]),
+        ("天气不错，天气不错，天气不错", ["天气不错"]),
+        ("领导您好！我是财政局的王芳，党委会6", ["我是财政局的王芳"]),
+        ("党委会6次，谢谢！谢谢！", []),
+        ("党小组会、党员大会都还没统计，组织建设170", ["党小组会", "党员大会都还没统计"]),
         ("党委会会议6次", ["党委会会议6次"]),
         ("七 190", ["七 190"]),
     ],
@@ -404,6 +408,47 @@ def test_parse_sentence_reports_what_it_did_not_understand(text, unrecognised):
 
 def test_parse_sentence_still_finds_the_rest_beside_an_unrecognised_part():
     assert values(parse_sentence("你好，党委会6", ITEMS)) == {"dangweihui": 6}
+
+
+PHONE_LETTER = (
+    "领导您好！我是财政局的王芳。今年我们党委会开了八次，其中有两次是线上开的，政治学习二十四次。"
+    "党小组会大概12次吧，不太确定。谢谢！谢谢！"
+)
+
+
+def test_parse_sentence_reads_items_named_inside_prose():
+    assert values(parse_sentence(PHONE_LETTER, ITEMS)) == {"dangweihui": 8, "zhengzhi_xuexi": 24, "dangxiaozuhui": 12}
+
+
+def test_parse_sentence_ends_a_note_where_the_next_items_clause_begins():
+    notes = {f.key: f.note for f in parse_sentence(PHONE_LETTER, ITEMS).found}
+    assert notes == {"dangweihui": "其中有两次是线上开的", "zhengzhi_xuexi": None, "dangxiaozuhui": "不太确定"}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("党委会6次 我们另外也开了政治学习24次", {"dangweihui": None, "zhengzhi_xuexi": None}),
+        ("党委会6次，截止目前政治学习20次", {"dangweihui": None, "zhengzhi_xuexi": None}),
+        ("党委会6次我们政治学习24次", {"dangweihui": None, "zhengzhi_xuexi": None}),
+        ("党委会6次，其中两次与党小组会合开", {"dangweihui": "其中两次与党小组会合开"}),
+    ],
+)
+def test_parse_sentence_never_swallows_another_item_into_a_note(text, expected):
+    assert {f.key: f.note for f in parse_sentence(text, ITEMS).found} == expected
+
+
+def test_parse_sentence_reads_an_item_with_a_note_after_a_lead_in():
+    [found] = parse_sentence("今年党委会八次，其中有两次是线上开的", ITEMS).found
+    assert (found.key, found.value, found.note) == ("dangweihui", 8, "其中有两次是线上开的")
+
+
+def test_parse_sentence_lists_the_unread_parts_of_a_letter_once_without_greetings():
+    assert parse_sentence(PHONE_LETTER, ITEMS).unrecognised == ["我是财政局的王芳"]
+
+
+def test_a_name_inside_a_clause_without_a_number_is_no_item():
+    assert values(parse_sentence("党委会6次，这和党小组会不一样", ITEMS)) == {"dangweihui": 6}
 
 
 @pytest.mark.parametrize(

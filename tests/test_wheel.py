@@ -71,7 +71,7 @@ def test_installed_wheel_runs_demo_and_renders_outside_the_checkout(wheel, tmp_p
             str(python),
             "-c",
             "import bot, storage.render as r; print(bot.__file__);"
-            "print(r.render('help.txt', role='clerk', name='张三', unknown=False, text='', unit=None))",
+            "print(r.render('help.txt', role='clerk', name='张三', unknown=False, text='', unit=None, locked=None))",
         ],
         cwd=work,
         env=env,

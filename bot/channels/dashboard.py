@@ -1,11 +1,11 @@
-"""The committee's dashboard pages: login, city-wide progress, a group, a unit, the audit trail."""
+"""The committee's dashboard pages: login, city-wide progress, a group, a unit with its scoring, results, audit."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -22,6 +22,8 @@ from bot.channels.admin_session import (
 from bot.services import Services
 from handlers import overview
 from handlers.audit_view import audit_rows
+from handlers.results_view import results as board
+from handlers.results_view import unit_scoring
 from storage import campaigns, roster
 from storage.render import render
 
@@ -36,37 +38,60 @@ HEADERS = {
 }
 
 
-def static_files() -> StaticFiles:
-    """The dashboard's own scripts and the vendored chart library: intranets have no CDN."""
-    return StaticFiles(directory=STATIC)
+def mount(app: FastAPI, services: Services) -> None:
+    """The pages, their forms, the JSON API, and the static files (the vendored chart library: intranets have
+    no CDN), sharing one session keeper."""
+    from bot.channels import dashboard_api, dashboard_scoring, scoring_api
+
+    sessions = Sessions(services)
+    pages = Pages(services, sessions)
+    app.include_router(dashboard_api.router(services, sessions))
+    app.include_router(scoring_api.router(services, sessions))
+    app.include_router(router(services, sessions, pages))
+    app.include_router(dashboard_scoring.router(services, sessions, pages))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
-def router(services: Services, sessions: Sessions) -> APIRouter:
-    pages = APIRouter(prefix="/dashboard", include_in_schema=False)
+class Pages:
+    """Renders the dashboard's pages for the request's admin, or sends a visitor to the login form."""
 
-    def page(request: Request, template: str, status: int = 200, access: Access | None = None, **values) -> Response:
-        csrf = sessions.csrf(access) if access and access.via == "session" else ""
-        actor = _actor_name(services, access) if access else ""
+    def __init__(self, services: Services, sessions: Sessions):
+        self.services, self.sessions = services, sessions
+
+    def page(self, request: Request, template: str, status: int = 200, access: Access | None = None, **values):
+        csrf = self.sessions.csrf(access) if access and access.via == "session" else ""
+        actor = _actor_name(self.services, access) if access else ""
         html = render(template, csrf=csrf, actor=actor, logged_in=access is not None, **values)
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
-    def guarded(request: Request, template: str, view) -> Response:
-        """Render `view(session, campaign)`'s values for a logged-in admin; otherwise the login page."""
+    def access(self, request: Request) -> Access | Response:
+        """The admin's credentials, or the answer for a visitor without them (login form, or closed)."""
         try:
-            access = admin_access(services, sessions, request)
+            return admin_access(self.services, self.sessions, request)
         except HTTPException as exc:
             if exc.status_code == 403:
-                return page(request, "dashboard_closed.html", 403)
+                return self.page(request, "dashboard_closed.html", 403)
             return RedirectResponse("/dashboard/login", status_code=303)
-        with services.db.read() as session:
+
+    def guarded(self, request: Request, template: str, view, status: int = 200, **extra) -> Response:
+        """Render `view(session, campaign)`'s values for a logged-in admin; otherwise the login page."""
+        access = self.access(request)
+        if isinstance(access, Response):
+            return access
+        with self.services.db.read() as session:
             campaign = campaigns.active_campaign(session=session)
             if campaign is None:
-                return page(request, "dashboard_no_campaign.html", 409, access)
+                return self.page(request, "dashboard_no_campaign.html", 409, access)
             try:
                 values = view(session, campaign)
             except overview.NotFound as exc:
-                return page(request, "dashboard_not_found.html", 404, access, message=str(exc))
-        return page(request, template, access=access, campaign=campaign, **values)
+                return self.page(request, "dashboard_not_found.html", 404, access, message=str(exc))
+        return self.page(request, template, status, access, campaign=campaign, **values, **extra)
+
+
+def router(services: Services, sessions: Sessions, pages_: Pages) -> APIRouter:
+    pages = APIRouter(prefix="/dashboard", include_in_schema=False)
+    page, guarded = pages_.page, pages_.guarded
 
     @pages.get("/login")
     def login_form(request: Request):
@@ -125,12 +150,12 @@ def router(services: Services, sessions: Sessions) -> APIRouter:
         )
 
     @pages.get("/units/{code}")
-    def unit(request: Request, code: str):
-        return guarded(
-            request,
-            "dashboard_unit.html",
-            lambda session, campaign: {"unit": overview.unit(session=session, campaign=campaign, code=code)},
-        )
+    def unit(request: Request, code: str, saved: str = Query("", max_length=16)):
+        return guarded(request, "dashboard_unit.html", unit_view(code), saved=saved, error=None)
+
+    @pages.get("/results")
+    def results(request: Request, saved: str = Query("", max_length=16)):
+        return guarded(request, "dashboard_results.html", results_view, saved=saved, error=None)
 
     @pages.get("/audit")
     def audit(request: Request, limit: int = Query(200, ge=1, le=1000)):
@@ -141,6 +166,19 @@ def router(services: Services, sessions: Sessions) -> APIRouter:
         )
 
     return pages
+
+
+def unit_view(code: str):
+    def view(session, campaign) -> dict:
+        found = overview.unit(session=session, campaign=campaign, code=code)
+        unit = roster.unit(session=session, code=found["code"])
+        return {"unit": found, "scoring": unit_scoring(session=session, campaign=campaign, unit=unit)}
+
+    return view
+
+
+def results_view(session, campaign) -> dict:
+    return {"board": board(session=session, campaign=campaign)}
 
 
 def _admins(services: Services) -> list:

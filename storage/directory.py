@@ -1,0 +1,68 @@
+"""The roster and the active campaign held in memory per process, checked against a version stamp each turn."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from storage import campaigns
+from storage.campaign import Campaign
+from storage.models import DataStamp, Person, Unit
+
+_MISSING = object()
+
+
+class RosterView:
+    """What one stamp of the roster and campaign says, filled lazily: people and units on first use.
+
+    Objects handed out are detached copies built from plain rows, never instances of a session, so a
+    handler that changes one cannot change another thread's view; a change written to the tables
+    moves the stamp, and the next turn gets a fresh view."""
+
+    def __init__(self, stamp: tuple):
+        self.stamp = stamp
+        self._people: dict[str, Person | None] = {}
+        self._units: dict[str, Unit | None] = {}
+        self._admins: list[Person] | None = None
+        self._campaign = _MISSING
+
+    def person(self, session: Session, userid: str) -> Person | None:
+        if userid not in self._people:
+            row = session.execute(select(*Person.__table__.c).where(Person.userid == userid)).first()
+            self._people[userid] = Person(**row._mapping) if row else None
+        return self._people[userid]
+
+    def unit(self, session: Session, code: str) -> Unit | None:
+        if code not in self._units:
+            row = session.execute(select(*Unit.__table__.c).where(Unit.code == code)).first()
+            self._units[code] = Unit(**row._mapping) if row else None
+        return self._units[code]
+
+    def admins(self, session: Session) -> list[Person]:
+        if self._admins is None:
+            query = select(*Person.__table__.c).where(Person.role == "admin", Person.active == True)  # noqa: E712
+            query = query.order_by(Person.unit_code, Person.userid)
+            self._admins = [Person(**row._mapping) for row in session.execute(query)]
+        return list(self._admins)
+
+    def campaign(self, session: Session) -> Campaign | None:
+        if self._campaign is _MISSING:
+            self._campaign = campaigns.active_campaign(session=session)
+        return self._campaign
+
+
+class Directory:
+    """One per process (the dispatcher's): the current RosterView, replaced when the stamp has moved.
+
+    The stamp is read inside the turn's transaction before anything it covers, so a view is never older
+    than the stamp it was filled under; an import or campaign load in any process shows at the next turn."""
+
+    def __init__(self):
+        self._view: RosterView | None = None
+
+    def view(self, session: Session) -> RosterView:
+        stamp = tuple(sorted(session.execute(select(DataStamp.name, DataStamp.version)).all()))
+        view = self._view
+        if view is None or view.stamp != stamp:
+            view = self._view = RosterView(stamp)
+        return view

@@ -1,0 +1,165 @@
+import threading
+import time
+
+import pytest
+from sqlalchemy import event, text
+from sqlmodel import select
+
+from bot.services import build_services
+from handlers.base import Inbound
+from storage import dialogs, entries
+from storage.db import Database
+from storage.models import ActivityEntry, AuditEntry
+from tests.conftest import _services
+from tests.transcript import Chat
+
+CAMPAIGN = "luoyang-2013"
+
+
+class Statements:
+    def __init__(self, engine):
+        self.seen: list[str] = []
+        event.listen(engine, "before_cursor_execute", self._on)
+
+    def _on(self, _conn, _cursor, statement, *_args):
+        self.seen.append(statement)
+
+    def reading(self, table: str) -> list[str]:
+        return [s for s in self.seen if s.lstrip().upper().startswith("SELECT") and f"FROM {table}" in s]
+
+
+def test_an_answer_in_a_form_reads_the_units_entries_once(services):
+    clerk = Chat(services, "wangfang")
+    clerk.script("填报", "6")
+    statements = Statements(services.db.engine)
+    answer = clerk.say("12")
+    assert "已记录：党小组会 12 次" in answer
+    assert len(statements.reading("activity_entry")) == 1
+
+
+def _save(db: Database, value: int, seen: int | None, **kw):
+    with db.write() as session:
+        return entries.set_entry(
+            session=session,
+            kind="activity",
+            campaign_id=CAMPAIGN,
+            unit_code="U01",
+            key="dangweihui",
+            value=value,
+            note=None,
+            actor="wangfang",
+            seen_version=seen,
+            **kw,
+        )
+
+
+@pytest.mark.postgres
+def test_a_write_against_a_version_read_before_another_writer_moved_it_is_refused(pg_services):
+    db = pg_services.db
+    _save(db, 6, None)
+    with db.write() as session:
+        read = entries.unit_entries(session=session, kind="activity", campaign_id=CAMPAIGN, unit_code="U01")
+        assert read["dangweihui"].version == 1
+        with db.engine.connect() as other:  # another writer commits version 2 after this transaction read 1
+            other.execute(text("UPDATE activity_entry SET count = 7, version = 2 WHERE key = 'dangweihui'"))
+            other.commit()
+        with pytest.raises(entries.StaleEntry) as stale:
+            entries.set_entry(
+                session=session,
+                kind="activity",
+                campaign_id=CAMPAIGN,
+                unit_code="U01",
+                key="dangweihui",
+                value=9,
+                note=None,
+                actor="zhangwei",
+                seen_version=1,
+            )
+        assert stale.value.current.version == 2 and stale.value.current.count == 7
+
+
+@pytest.mark.postgres
+def test_two_clerks_saving_the_same_version_at_once_one_wins_and_one_is_told(pg_services):
+    db = pg_services.db
+    _save(db, 6, None)
+    outcome = {}
+    holder = Database(str(db.url.render_as_string(hide_password=False)))
+    with holder.write() as session:
+        entries.set_entry(
+            session=session,
+            kind="activity",
+            campaign_id=CAMPAIGN,
+            unit_code="U01",
+            key="dangweihui",
+            value=7,
+            note=None,
+            actor="zhangwei",
+            seen_version=1,
+        )
+
+        def second() -> None:
+            try:
+                _save(db, 8, 1)
+                outcome["second"] = "saved"
+            except entries.StaleEntry as exc:
+                outcome["second"] = f"stale at {exc.current.version}"
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        _wait_for_a_lock_wait(session)
+        # the first transaction commits on leaving the block, releasing the row
+    thread.join(30)
+    holder.dispose()
+    assert outcome["second"] == "stale at 2"
+    with db.read() as session:
+        audit = session.exec(select(AuditEntry).where(AuditEntry.key == "dangweihui").order_by(AuditEntry.id)).all()
+    assert [a.new for a in audit] == ["6", "7"]
+
+
+def _wait_for_a_lock_wait(session, limit_s: float = 20.0) -> None:
+    deadline = time.monotonic() + limit_s
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+    while time.monotonic() < deadline:
+        with session.get_bind().connect() as probe:
+            if probe.execute(query).scalar():
+                return
+        time.sleep(0.02)
+    raise AssertionError("the second writer never waited for the first one's row")
+
+
+def test_a_claimed_message_key_cannot_be_claimed_again_and_a_rollback_frees_it(any_services):
+    db = any_services.db
+    with pytest.raises(RuntimeError), db.write() as session:
+        assert dialogs.claim(session=session, key="k", userid="wangfang")
+        raise RuntimeError("the turn failed: its claim goes with it")
+    with db.write() as session:
+        assert dialogs.claim(session=session, key="k", userid="wangfang")
+        dialogs.answer(session=session, key="k", replies=[{"text": "好"}])
+    with db.write() as session:
+        assert not dialogs.claim(session=session, key="k", userid="wangfang")
+        assert dialogs.answered(session=session, key="k") == [{"text": "好"}]
+
+
+@pytest.mark.postgres
+def test_one_message_delivered_to_two_processes_at_once_is_handled_once(pg_url, clock, transport):
+    first = _services(pg_url, clock, transport)
+    second = build_services(first.settings, clock=clock, transport=transport)
+    Chat(first, "wangfang").say("填报")
+    start, answers = threading.Barrier(2), []
+
+    def deliver(services) -> None:
+        start.wait()
+        answers.append(services.dispatcher.dispatch(Inbound("app", "wangfang", "6", "app:msg:42"))[0].text)
+
+    threads = [threading.Thread(target=deliver, args=(s,)) for s in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    with first.db.read() as session:
+        versions = [e.version for e in session.exec(select(ActivityEntry))]
+        audit = list(session.exec(select(AuditEntry)))
+    second.close()
+    first.close()
+    assert len(answers) == 2 and answers[0] == answers[1] and "已记录" in answers[0]
+    assert versions == [1] and len(audit) == 1
