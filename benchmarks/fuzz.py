@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import queue
 import re
+import signal
 import socket
 import sys
 import tempfile
@@ -151,6 +152,7 @@ def main() -> int:
     parser.add_argument("--api-share", type=float, default=0.15)
     parser.add_argument("--short-bodies", type=int, default=40)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server it started is stopped too
     with tempfile.TemporaryDirectory(prefix="kaohe-fuzz-") as tmp:
         return run(Path(tmp), args)
 

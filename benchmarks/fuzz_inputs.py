@@ -204,7 +204,8 @@ def callback(draw) -> Req:
 
 def _echo(draw, path: str) -> Req:
     """A clerk's sentence holding `]]>` that the read-back repeats: the reply must still decrypt and parse."""
-    tail = draw(st.sampled_from(["]]>", "]]]]>", "a]]>b<![CDATA[x", "]]>&lt"]))  # no edge punctuation: notes drop it
+    # No punctuation inside (the parser splits a sentence there) and none at the edge (notes drop it).
+    tail = draw(st.sampled_from(["]]>", "]]]]>", "a]]>b<x", "]]>&lt", "]]></xml><xml>"]))
     text = f"党委会6次，{tail}"
     who = draw(st.sampled_from(CLERKS[:6]))
     msgid = draw(st.integers(1, 2**62))
