@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install bench bench-callbacks fuzz clean
+.PHONY: run test lint install bench bench-callbacks faults fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,12 +30,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# One reminder to 20,000 clerks: one text for most of them, then the worst case (a text per unit).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.reminders
+	$(BIN)/python -m benchmarks.reminders --partial
 
 bench-callbacks: $(STAMP)
 	$(BIN)/python -m benchmarks.callbacks
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
+
+# A longer WeCom outage than make test's fault run, with the shipped backoff; prints figures, never fails.
+faults: $(STAMP)
+	$(BIN)/python -m benchmarks.faults --outage 90
 
 # 100,000 hostile requests against a real `kaohe serve` (not part of `make test`); fails on any 5xx.
 $(VENV)/.installed-fuzz: $(STAMP)

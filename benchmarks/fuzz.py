@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.fuzz_inputs import APP, BATCH, Req, callbacks
-from tests.live_server import CALLBACK_ENV, LiveServer, run_kaohe
+from tests.kaohe_process import CALLBACK_ENV, KaoheServe, run_kaohe
 from tests.wecom_bot_side import bot_opened
 from tests.wecom_client_side import open_reply
 
@@ -167,14 +167,14 @@ def run(tmp: Path, args) -> int:
         "KAOHE_ADMIN_TOKEN": ADMIN_TOKEN,
         "KAOHE_BODY_TIMEOUT_S": "2",
     }
-    server = LiveServer(tmp, env, args=("--no-scheduler",))
+    server = KaoheServe(tmp, env, args=("--no-scheduler",))
     try:
         return _load(server, args)
     finally:
         server.stop()
 
 
-def _load(server: LiveServer, args) -> int:
+def _load(server: KaoheServe, args) -> int:
     tally, work = Tally(), queue.Queue(maxsize=2000)
     api, operations = api_strategy(server.url)
     n_api = int(args.requests * args.api_share)
@@ -212,7 +212,7 @@ def _load(server: LiveServer, args) -> int:
     return report(server, tally, rss, took)
 
 
-def report(server: LiveServer, tally: Tally, rss: dict, took: float) -> int:
+def report(server: KaoheServe, tally: Tally, rss: dict, took: float) -> int:
     print(f"\n{tally.sent} requests in {took:.0f} s ({tally.sent / took:.0f}/s)")
     totals = Counter()
     for kind in sorted(tally.status):

@@ -1,5 +1,5 @@
 """The `kaohe` command: serve, scheduler, db, campaign, roster, scores, results, chat, export, reminders, audit,
-demo."""
+outbox, demo."""
 
 from __future__ import annotations
 
@@ -262,6 +262,15 @@ def _parse_time(text: str) -> datetime:
             campaign = campaigns.active_campaign(session=session)
         moment = moment.replace(tzinfo=campaign.tz if campaign else UTC)
     return moment
+
+
+def _register_subcommands() -> None:
+    from bot.outbox_cli import outbox_app
+
+    app.add_typer(outbox_app, name="outbox")
+
+
+_register_subcommands()
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
-"""The outbox sender: claims due messages, batches recipients, respects WeCom's limits, retries with backoff."""
+"""The outbox sender: claims due rows for a small pool, respects WeCom's limits, retries with capped backoff."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections import defaultdict, deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -15,16 +17,23 @@ from storage.models import Outbox
 from storage.outbox import BATCH
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
 PER_MINUTE = 30  # per member per app; WeCom silently drops the excess (wecom.md §3.2)
-DUPLICATE_CHECK_S = 14400  # a resend after a crash between send and record is dropped by WeCom
+DUPLICATE_CHECK_S = 14400  # WeCom's maximum: a resend within 4 h of an accepted call is dropped by WeCom
+WORKERS = 4  # rows in flight at once, so one stalled call does not hold up the others
+BACKOFF_BASE_S = 5.0  # first retry after 5 s, then 10, 20, ...
+# A frequency block lifts after a minute (wecom.md §3.2, error codes), so an outage is tried once a minute per
+# row until the row expires; the first success after failures makes every backed-off row due at once.
+BACKOFF_CAP_S = 60.0
 
 
 class Transport(Protocol):
-    """Where messages go: WeCom's API, or (without a WeCom app) the simulator's log."""
+    """Where messages go: WeCom's API, or (without a WeCom app) the simulator's log.
 
-    def send_users(self, userids: list[str], msgtype: str, content: str) -> None: ...
-    def send_chat(self, chat_id: str, msgtype: str, content: str) -> None: ...
+    `send_users` returns the userids WeCom refused (invaliduser), in any case; `key` is the row's stable key,
+    the same on every resend, so WeCom's duplicate check can drop a resend of an accepted call."""
+
+    def send_users(self, userids: list[str], msgtype: str, content: str, key: str = "") -> list[str] | None: ...
+    def send_chat(self, chat_id: str, msgtype: str, content: str, key: str = "") -> None: ...
 
 
 class SendError(Exception):
@@ -36,93 +45,158 @@ class SendError(Exception):
 class LocalTransport:
     """No WeCom app configured: messages count as delivered once recorded; the simulator shows them."""
 
-    def send_users(self, userids, msgtype, content) -> None:
+    def send_users(self, userids, msgtype, content, key="") -> list[str]:
         log.debug("local delivery to %d people", len(userids))
+        return []
 
-    def send_chat(self, chat_id, msgtype, content) -> None:
+    def send_chat(self, chat_id, msgtype, content, key="") -> None:
         log.debug("local delivery to chat %s", chat_id)
 
 
 class RateWindow:
-    """Messages sent to each person in the last minute, in this (the only) sending process."""
+    """Messages sent to each person in the last minute by this sender; shared by its pool, so it locks."""
 
     def __init__(self, per_minute: int = PER_MINUTE):
         self.per_minute, self._sent = per_minute, defaultdict(deque)
+        self._lock = threading.Lock()
 
-    def wait_needed(self, userids: list[str], now: datetime) -> float:
-        worst = 0.0
-        for uid in userids:
-            sent = self._sent[uid]
-            while sent and (now - sent[0]).total_seconds() >= 60:
-                sent.popleft()
-            if len(sent) >= self.per_minute:
-                worst = max(worst, 60 - (now - sent[0]).total_seconds())
-        return worst
-
-    def record(self, userids: list[str], now: datetime) -> None:
-        for uid in userids:
-            self._sent[uid].append(now)
+    def reserve(self, userids: list[str], now: datetime) -> float:
+        """0 and the sends counted, or how long to wait before anyone in `userids` may get another message."""
+        with self._lock:
+            worst = 0.0
+            for uid in userids:
+                sent = self._sent[uid]
+                while sent and (now - sent[0]).total_seconds() >= 60:
+                    sent.popleft()
+                if len(sent) >= self.per_minute:
+                    worst = max(worst, 60 - (now - sent[0]).total_seconds())
+            if worst == 0:
+                for uid in userids:
+                    self._sent[uid].append(now)
+            return worst
 
 
 class Sender:
-    def __init__(self, db: Database, transport: Transport, clock: Clock):
-        self.db, self.transport, self.clock = db, transport, clock
+    """Several of these may run (each web worker and the scheduler): a row's lease keeps it to one of them."""
+
+    def __init__(self, db: Database, transport: Transport, clock: Clock, workers: int = WORKERS):
+        self.db, self.transport, self.clock, self.workers = db, transport, clock, workers
+        self.holder = uuid.uuid4().hex[:16]
+        self.backoff_base_s = BACKOFF_BASE_S  # fault runs shorten it to fit WeCom's misbehaviour into seconds
         self.window = RateWindow()
         self.wakeup = threading.Event()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="outbox-send")
+        self._inflight: set[Future] = set()
+        self._troubled = threading.Event()  # a retryable failure since the last success
+        self._lock = threading.RLock()  # a future done before add_done_callback runs its callback in pump
 
-    def run_once(self, limit: int = 100) -> int:
-        """Send what is due; returns how many rows were handled. Network calls happen outside transactions."""
-        now = self.clock.now()
-        with self.db.write() as session:
-            rows = outbox.claim(session=session, now=now, limit=limit, skip_locked=not self.db.is_sqlite)
-        for row in rows:
-            self._send(row)
-        return len(rows)
+    def pump(self) -> int:
+        """Claim as many due rows as there are idle workers and start sending them; returns how many started."""
+        with self._lock:
+            free = self.workers - len(self._running())
+            if free <= 0:
+                return 0
+            with self.db.read() as session:
+                if not outbox.any_due(session=session, now=self.clock.now()):
+                    return 0
+            with self.db.write() as session:
+                rows = outbox.claim(
+                    session=session,
+                    now=self.clock.now(),
+                    limit=free,
+                    skip_locked=not self.db.is_sqlite,
+                    holder=self.holder,
+                )
+            for row in rows:
+                future = self._pool.submit(self._send, row)
+                self._inflight.add(future)
+                future.add_done_callback(self._done)
+            return len(rows)
+
+    def _running(self) -> set[Future]:
+        # A finished future stays in the set until its callback has run; waiting on it would spin.
+        with self._lock:
+            return {f for f in self._inflight if not f.done()}
+
+    def _done(self, future: Future) -> None:
+        with self._lock:
+            self._inflight.discard(future)
+        if future.exception() is not None:
+            log.error("outbox send failed unexpectedly: %r", future.exception())
+        self.wakeup.set()
 
     def drain(self, max_rounds: int = 1000) -> int:
+        """Send everything due now and wait for it (tests, and the sender thread's rounds); returns rows handled."""
         total = 0
         for _ in range(max_rounds):
-            handled = self.run_once()
-            total += handled
-            if not handled:
+            started = self.pump()
+            total += started
+            running = self._running()
+            if not running and not started:
                 break
+            wait(running, return_when=FIRST_COMPLETED)
         return total
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait for the rows in flight (a clean stop), so none is left to its lease and sent again."""
+        wait(self._running(), timeout=timeout)
 
     def _send(self, row: Outbox) -> None:
         now = self.clock.now()
-        wait = self.window.wait_needed(row.recipients, now) if row.kind == "user" else 0
-        if wait > 0:
-            return self._finish(row, error=f"per-person limit, waiting {wait:.0f}s", retry_in=wait, count=False)
+        wait_s = self.window.reserve(row.recipients, now) if row.kind == "user" else 0
+        if wait_s > 0:  # waiting for the per-person limit is not a failed attempt
+            return self._finish(row, f"per-person limit, waiting {wait_s:.0f}s", retry_in=wait_s, count=False)
         try:
-            if row.kind == "chat":
-                self.transport.send_chat(row.chat_id, row.msgtype, row.content)
-            else:
-                for start in range(0, len(row.recipients), BATCH):
-                    self.transport.send_users(row.recipients[start : start + BATCH], row.msgtype, row.content)
+            rejected = self._deliver(row)
         except SendError as exc:
             log.warning("outbox %s (%s) failed: %s", row.id, row.key, exc)
-            retry = _backoff(row.attempts) if exc.retryable and row.attempts + 1 < MAX_ATTEMPTS else None
-            return self._finish(row, error=str(exc), retry_in=retry)
-        self.window.record(row.recipients, now)
+            if exc.retryable:
+                self._troubled.set()
+            return self._finish(row, str(exc), retry_in=self._backoff(row.attempts) if exc.retryable else None)
+        if rejected:
+            log.warning("outbox %s (%s): WeCom refused %d userids: %s", row.id, row.key, len(rejected), rejected[:10])
         with self.db.write() as session:
-            outbox.mark_sent(session=session, outbox_id=row.id, now=self.clock.now())
+            done = outbox.mark_sent(
+                session=session, outbox_id=row.id, now=self.clock.now(), holder=self.holder, rejected=rejected
+            )
+        if not done:
+            log.warning("outbox %s: sent after its lease ran out; another sender holds it now", row.id)
+        if self._troubled.is_set():
+            self._recovered()
+
+    def _recovered(self) -> None:
+        self._troubled.clear()
+        with self.db.write() as session:
+            hastened = outbox.hasten(session=session, now=self.clock.now())
+        if hastened:
+            log.info("WeCom answers again: %d messages waiting out a backoff are sent now", hastened)
+        self.wakeup.set()
+
+    def _deliver(self, row: Outbox) -> list[str]:
+        """One call per 1000 recipients; the userids WeCom refused, spelled as in the row (WeCom lower-cases)."""
+        if row.kind == "chat":
+            self.transport.send_chat(row.chat_id, row.msgtype, row.content, key=row.key)
+            return []
+        refused: set[str] = set()
+        for start in range(0, len(row.recipients), BATCH):
+            part = row.recipients[start : start + BATCH]
+            got = self.transport.send_users(part, row.msgtype, row.content, key=f"{row.key}:{start // BATCH}")
+            refused |= {u.lower() for u in got or []}
+        return [u for u in row.recipients if u.lower() in refused]
+
+    def _backoff(self, attempts: int) -> float:
+        return min(BACKOFF_CAP_S, self.backoff_base_s * 2 ** min(attempts, 20))
 
     def _finish(self, row: Outbox, error: str, retry_in: float | None, count: bool = True) -> None:
         retry_at = self.clock.now() + timedelta(seconds=retry_in) if retry_in is not None else None
         with self.db.write() as session:
-            outbox.mark_failed(session=session, outbox_id=row.id, error=error, retry_at=retry_at)
-            if not count:
-                fresh = session.get(Outbox, row.id)
-                fresh.attempts -= 1  # waiting for the rate limit is not a failed attempt
-                session.add(fresh)
-
-
-def _backoff(attempts: int) -> float:
-    return min(600.0, 5.0 * 2**attempts)
+            outbox.mark_failed(
+                session=session, outbox_id=row.id, error=error, retry_at=retry_at, holder=self.holder, count=count
+            )
 
 
 class SenderThread(threading.Thread):
-    """Runs the sender every `interval` seconds, or at once when woken."""
+    """Keeps the pool busy: claims more rows whenever a worker frees up, or every `interval` seconds."""
 
     def __init__(self, sender: Sender, interval: float = 1.0):
         super().__init__(name="outbox-sender", daemon=True)
@@ -131,8 +205,8 @@ class SenderThread(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                self.sender.drain(max_rounds=10)
-            except Exception:  # the loop must outlive a database hiccup; the row stays claimed-then-retried
+                self.sender.pump()
+            except Exception:  # the loop must outlive a database hiccup; a claimed row's lease runs out
                 log.exception("outbox sender round failed")
             self.sender.wakeup.wait(self.interval)
             self.sender.wakeup.clear()
@@ -140,3 +214,6 @@ class SenderThread(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.sender.wakeup.set()
+        if self.is_alive():
+            self.join(timeout=self.interval + 5)
+        self.sender.settle()

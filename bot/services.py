@@ -27,8 +27,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, transport:
     clock = clock or Clock()
     db = Database(settings.database_url)
     transport = transport or make_transport(settings)
+    sender = Sender(db, transport, clock)
     return Services(
-        settings=settings, db=db, clock=clock, dispatcher=Dispatcher(db, clock), sender=Sender(db, transport, clock)
+        settings=settings, db=db, clock=clock, dispatcher=Dispatcher(db, clock, sender.wakeup), sender=sender
     )
 
 

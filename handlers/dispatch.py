@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import threading
 
 from handlers import features, router  # noqa: F401  (features: registers every keyword)
 from handlers.base import Inbound, Reply, Turn
@@ -21,8 +22,9 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Dispatcher:
-    def __init__(self, db: Database, clock: Clock):
+    def __init__(self, db: Database, clock: Clock, wakeup: threading.Event | None = None):
         self.db, self.clock = db, clock
+        self.wakeup = wakeup  # set once a turn has committed outbox rows, so the sender looks at once
         self.directory = Directory()  # roster and campaign in memory, checked against their stamp each turn
 
     def dispatch(self, inbound: Inbound, passive_bytes: int | None = None) -> list[Reply]:
@@ -37,9 +39,13 @@ class Dispatcher:
             replies = self._handle(session, inbound)
             mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
             later = [Reply(text, to=[inbound.userid]) for text in overflow]
-            self._enqueue(session, inbound, later + [r for r in replies if r.to is not None or r.chat_id is not None])
+            queued = later + [r for r in replies if r.to is not None or r.chat_id is not None]
+            self._enqueue(session, inbound, queued)
             dialogs.answer(session=session, key=inbound.msg_key, replies=[r.as_dict() for r in mine])
-            return mine
+            queued = session.info.get(outbox.ENQUEUED, False)
+        if queued and self.wakeup is not None:  # only now: the rows are committed
+            self.wakeup.set()
+        return mine
 
     def _handle(self, session, inbound: Inbound) -> list[Reply]:
         view = self.directory.view(session)

@@ -77,14 +77,13 @@ def all_progress(*, session: Session, campaign: Campaign, units: list[Unit] | No
     scores = _entries(session, "score", campaign.id, one)
     subs = entries.submissions(session=session, campaign_id=campaign.id, unit_code=one)
     score_qs = questions(campaign, "score", "")
+    activity_qs = {t: questions(campaign, "activity", t) for t in {u.org_type for u in units}}
     return [
         UnitProgress(
             unit=u,
             group_name=names.get(u.group_id, ""),
             submission=subs.get(u.code),
-            activities=[
-                _line(q, acts.get((u.code, q.key)), "count") for q in questions(campaign, "activity", u.org_type)
-            ],
+            activities=[_line(q, acts.get((u.code, q.key)), "count") for q in activity_qs[u.org_type]],
             scores=[_line(q, scores.get((u.code, q.key)), "points") for q in score_qs],
         )
         for u in units

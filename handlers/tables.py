@@ -91,7 +91,7 @@ def not_applicable(turn: Turn, key: str) -> str | None:
 
 def lock_reason(turn: Turn) -> str | None:
     """Why this unit's entries cannot be changed now, with who can reopen them; None when they can."""
-    sub = entries.submission(session=turn.session, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
+    sub = entries.submission_state(session=turn.session, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
     if sub and sub.submitted:
         return f"本单位已于 {turn.campaign.local(sub.submitted_at):%m月%d日 %H:%M} 提交自查，填报已锁定。如需修改，请联系{_admins(turn)}重新开放。"
     _, end = turn.campaign.phase_bounds("self_check")

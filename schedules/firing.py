@@ -12,7 +12,7 @@ from storage import reminders
 from storage.calendar import reminder_state, window
 from storage.campaign import Campaign, Reminder
 from storage.db import Database
-from storage.outbox import BATCH
+from storage.outbox import BATCH, USEFUL_FOR
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,21 @@ def fire_reminder(
         done = reminders.recorded(session=session, campaign_id=campaign.id, key=reminder.key)
         batches = batch_letters(letters, exclude=done)
         count = reminders.enqueue_batches(
-            session=session, campaign_id=campaign.id, key=reminder.key, run_id=run_id, batches=batches, now=now
+            session=session,
+            campaign_id=campaign.id,
+            key=reminder.key,
+            run_id=run_id,
+            batches=batches,
+            now=now,
+            expires_at=useful_until(campaign, reminder, now),
         )
         reminders.set_recipients(session=session, run_id=run_id, count=count)
     return Fired(reminder.key, "fired", count, len(batches))
+
+
+def useful_until(campaign: Campaign, reminder: Reminder, now: datetime) -> datetime:
+    """A reminder is worth delivering until its phase ends, and for a day at most (then its text is stale)."""
+    return min(window(campaign, reminder.about).end, now + USEFUL_FOR)
 
 
 def batch_letters(letters: list[Letter], exclude: set[str] = frozenset()) -> list[tuple[str, str, list[str]]]:

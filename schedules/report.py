@@ -45,9 +45,17 @@ def _row(
         "run": run,
         "acted_at": campaign.local(run.acted_at) if run else None,
         "would": [] if run else [names.get(u, u) for u in _would_receive(session, campaign, reminder, moment)],
-        "counts": {k: counts.get(k, 0) for k in ("sent", "pending", "failed")},
+        "counts": {k: counts.get(k, 0) for k in ("sent", "pending", "failed", "expired")},
         "recorded": sum(counts.values()),
         "errors": [row.last_error for row in failed],
+        "refused": [
+            (names.get(u, u), u, reason)
+            for u, reason in (
+                reminders.refused_people(session=session, campaign_id=campaign.id, key=reminder.key)
+                if counts.get("failed")
+                else []
+            )
+        ],
     }
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
+from storage.core import prepared, run
 from storage.models import AuditEntry, utcnow
 
 
@@ -57,7 +58,7 @@ def record_many(*, session: Session, rows: list[dict]) -> None:
         }
         for row in rows
     ]
-    session.execute(insert(AuditEntry.__table__), values)
+    run(session, prepared(session, "audit.insert", lambda _: insert(AuditEntry.__table__)), values)
 
 
 def trail(*, session: Session, unit_code: str | None = None, limit: int = 200) -> list[AuditEntry]:

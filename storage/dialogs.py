@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session
 
+from storage.core import dialect_insert, insert_ignoring, prepared, run
 from storage.models import DialogState, ProcessedMessage, utcnow
-from storage.upsert import dialect_insert, insert_ignoring
+
+_STATE = DialogState.__table__
+_KEYS = ProcessedMessage.__table__
+
+
+def _state_select(_session):
+    return select(_STATE.c.flow, _STATE.c.data, _STATE.c.updated_at).where(_STATE.c.userid == bindparam("u"))
+
+
+def _state_upsert(session):
+    stmt = dialect_insert(session, _STATE)
+    return stmt.on_conflict_do_update(
+        index_elements=["userid"],
+        set_={"flow": stmt.excluded.flow, "data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at},
+    )
 
 
 def load_state(*, session: Session, userid: str) -> DialogState:
     """The person's state as a detached object; save_state writes it back (one upsert)."""
-    t = DialogState.__table__
-    row = session.execute(select(t.c.flow, t.c.data, t.c.updated_at).where(t.c.userid == userid)).first()
+    row = run(session, prepared(session, "state.select", _state_select), {"u": userid}).first()
     if row is None:
         return DialogState(userid=userid, flow=None, data={})
     return DialogState(userid=userid, flow=row.flow, data=row.data, updated_at=row.updated_at)
@@ -22,28 +36,34 @@ def load_state(*, session: Session, userid: str) -> DialogState:
 
 def save_state(*, session: Session, state: DialogState, now: datetime | None = None) -> None:
     state.updated_at = now or utcnow()
-    values = {"flow": state.flow, "data": state.data, "updated_at": state.updated_at}
-    stmt = dialect_insert(session, DialogState.__table__).values(userid=state.userid, **values)
-    session.execute(stmt.on_conflict_do_update(index_elements=["userid"], set_=values))
+    values = {"userid": state.userid, "flow": state.flow, "data": state.data, "updated_at": state.updated_at}
+    run(session, prepared(session, "state.upsert", _state_upsert), values)
+
+
+def _claim(session):
+    return insert_ignoring(session, _KEYS, ["key"]).returning(_KEYS.c.key)
 
 
 def claim(*, session: Session, key: str, userid: str, now: datetime | None = None) -> bool:
     """Take a message key for this transaction: False when it was processed (or is being, elsewhere:
     the INSERT waits for that transaction and then finds the key). The replies follow in `answer`."""
-    t = ProcessedMessage.__table__
-    stmt = insert_ignoring(session, t, ["key"]).values(key=key, userid=userid, replies=[], created_at=now or utcnow())
-    return session.execute(stmt.returning(t.c.key)).scalar_one_or_none() is not None
+    values = {"key": key, "userid": userid, "replies": [], "created_at": now or utcnow()}
+    return run(session, prepared(session, "key.claim", _claim), values).scalar_one_or_none() is not None
 
 
 def answer(*, session: Session, key: str, replies: list[dict]) -> None:
     """Store the answer of a claimed key, for a redelivery to get again."""
-    t = ProcessedMessage.__table__
-    session.execute(update(t).where(t.c.key == key).values(replies=replies))
+    stmt = prepared(
+        session,
+        "key.answer",
+        lambda _: update(_KEYS).where(_KEYS.c.key == bindparam("k")).values(replies=bindparam("r")),
+    )
+    run(session, stmt, {"k": key, "r": replies})
 
 
 def answered(*, session: Session, key: str) -> list[dict]:
-    t = ProcessedMessage.__table__
-    return session.execute(select(t.c.replies).where(t.c.key == key)).scalar_one_or_none() or []
+    stmt = prepared(session, "key.answered", lambda _: select(_KEYS.c.replies).where(_KEYS.c.key == bindparam("k")))
+    return run(session, stmt, {"k": key}).scalar_one_or_none() or []
 
 
 def processed(*, session: Session, key: str) -> ProcessedMessage | None:

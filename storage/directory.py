@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from storage import campaigns
 from storage.campaign import Campaign
+from storage.core import prepared, run
 from storage.models import DataStamp, Person, Unit
 
 _MISSING = object()
@@ -61,7 +62,8 @@ class Directory:
         self._view: RosterView | None = None
 
     def view(self, session: Session) -> RosterView:
-        stamp = tuple(sorted(session.execute(select(DataStamp.name, DataStamp.version)).all()))
+        stmt = prepared(session, "stamp.all", lambda _: select(DataStamp.name, DataStamp.version))
+        stamp = tuple(sorted(run(session, stmt).all()))
         view = self._view
         if view is None or view.stamp != stamp:
             view = self._view = RosterView(stamp)

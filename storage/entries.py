@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from storage import audit
+from storage.core import insert_ignoring, prepared, run
 from storage.models import ActivityEntry, ScoreEntry, Submission, utcnow
-from storage.upsert import insert_ignoring
 
 _MODELS = {"activity": (ActivityEntry, "count"), "score": (ScoreEntry, "points")}
 _CACHE = "unit_entries"  # session.info: a unit's entries read in this transaction, kept current by set_entry
@@ -73,12 +73,18 @@ def _columns(kind: str):
 
 def entries(*, session: Session, kind: str, campaign_id: str, unit_code: str | None = None) -> dict:
     """Entries by key for one unit, or by (unit, key) for all units when unit_code is None (one read)."""
-    table, cols = _columns(kind)
     make = _ROWS[kind]
-    query = select(*cols).where(table.c.campaign_id == campaign_id)
     if unit_code is not None:
-        return {r[3]: make(*r) for r in session.execute(query.where(table.c.unit_code == unit_code))}
-    return {(r[2], r[3]): make(*r) for r in session.execute(query)}
+        stmt = prepared(session, f"{kind}.unit", lambda _: _select(kind, "campaign_id", "unit_code"))
+        return {r[3]: make(*r) for r in run(session, stmt, {"campaign_id": campaign_id, "unit_code": unit_code})}
+    stmt = prepared(session, f"{kind}.all", lambda _: _select(kind, "campaign_id"))
+    return {(r[2], r[3]): make(*r) for r in run(session, stmt, {"campaign_id": campaign_id})}
+
+
+def _select(kind: str, *keys: str):
+    """SELECT the snapshot's columns WHERE each key column equals the bind parameter of its name."""
+    table, cols = _columns(kind)
+    return select(*cols).where(*(table.c[k] == bindparam(k) for k in keys))
 
 
 def unit_entries(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict:
@@ -94,18 +100,15 @@ def unit_entries(*, session: Session, kind: str, campaign_id: str, unit_code: st
 
 
 def versions(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict[str, int]:
-    table, _ = _columns(kind)
-    query = select(table.c.key, table.c.version).where(
-        table.c.campaign_id == campaign_id, table.c.unit_code == unit_code
-    )
-    return dict(session.execute(query).all())
+    return {
+        k: e.version
+        for k, e in entries(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code).items()
+    }
 
 
 def _one(session: Session, kind: str, campaign_id: str, unit_code: str, key: str):
-    table, cols = _columns(kind)
-    row = session.execute(
-        select(*cols).where(table.c.campaign_id == campaign_id, table.c.unit_code == unit_code, table.c.key == key)
-    ).first()
+    stmt = prepared(session, f"{kind}.one", lambda _: _select(kind, "campaign_id", "unit_code", "key"))
+    row = run(session, stmt, {"campaign_id": campaign_id, "unit_code": unit_code, "key": key}).first()
     return _ROWS[kind](*row) if row else None
 
 
@@ -147,6 +150,24 @@ def set_entry(
     raise RuntimeError(f"entry {unit_code}/{key} keeps changing under the write")
 
 
+def _insert(session: Session, kind: str):
+    table, _ = _columns(kind)
+    return insert_ignoring(session, table, ["campaign_id", "unit_code", "key"]).returning(table.c.id)
+
+
+def _update(kind: str):
+    """UPDATE … WHERE id and version are what was read: no row back means another writer moved it."""
+    table, _ = _columns(kind)
+    _, field = _MODELS[kind]
+    names = (field, "note", "updated_by", "updated_at", "version")
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.version == bindparam("seen"))
+        .values({name: bindparam(f"v_{name}") for name in names})
+        .returning(table.c.id)
+    )
+
+
 def _write(session, kind, campaign_id, unit_code, key, value, note, actor, current, now):
     """The conditional write and its audit rows; None when another writer got there first."""
     table, _ = _columns(kind)
@@ -154,16 +175,13 @@ def _write(session, kind, campaign_id, unit_code, key, value, note, actor, curre
     new_note = (current.note if current else None) if note is None else (note or None)
     values = {field: value, "note": new_note, "updated_by": actor, "updated_at": now}
     if current is None:
-        stmt = insert_ignoring(session, table, ["campaign_id", "unit_code", "key"]).values(
-            campaign_id=campaign_id, unit_code=unit_code, key=key, version=1, **values
-        )
+        stmt = prepared(session, f"{kind}.insert", lambda s: _insert(s, kind))
+        values.update(campaign_id=campaign_id, unit_code=unit_code, key=key, version=1)
     else:
-        stmt = (
-            update(table)
-            .where(table.c.id == current.id, table.c.version == current.version)
-            .values(version=current.version + 1, **values)
-        )
-    row_id = session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+        stmt = prepared(session, f"{kind}.update", lambda _: _update(kind))
+        values = {f"v_{k}": v for k, v in values.items()}
+        values.update(row_id=current.id, seen=current.version, v_version=current.version + 1)
+    row_id = run(session, stmt, values).scalar_one_or_none()
     if row_id is None:
         return None
     old_value, old_note = (getattr(current, field), current.note) if current else (None, None)
@@ -194,6 +212,17 @@ def submission(*, session: Session, campaign_id: str, unit_code: str) -> Submiss
     return session.exec(
         select(Submission).where(Submission.campaign_id == campaign_id, Submission.unit_code == unit_code)
     ).first()
+
+
+def submission_state(*, session: Session, campaign_id: str, unit_code: str):
+    """(submitted, submitted_at, reopened_at) of a unit, or None: the read the lock check needs."""
+    t = Submission.__table__
+
+    def build(_):
+        cols = (t.c.submitted, t.c.submitted_at, t.c.reopened_at)
+        return select(*cols).where(t.c.campaign_id == bindparam("c"), t.c.unit_code == bindparam("u"))
+
+    return run(session, prepared(session, "submission.state", build), {"c": campaign_id, "u": unit_code}).first()
 
 
 def submissions(*, session: Session, campaign_id: str, unit_code: str | None = None) -> dict[str, Submission]:

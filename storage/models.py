@@ -142,12 +142,17 @@ class Outbox(SQLModel, table=True):
     msgtype: str = Field(default="text", max_length=32)
     content: str = Field(sa_column=Column(Text, nullable=False))
     source: str = Field(default="reply", max_length=32)
-    status: str = Field(default="pending", max_length=16, index=True)  # pending | sending | sent | failed
+    # pending | sending (claimed, leased until next_attempt_at) | sent | failed (for good) | expired
+    status: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
     last_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # reliability (issue 12): retried until expires_at; the sender holding the lease; recipients WeCom refused
+    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=64)
+    rejected: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ReminderSend(SQLModel, table=True):
@@ -159,6 +164,7 @@ class ReminderSend(SQLModel, table=True):
     userid: str = Field(max_length=64)
     outbox_id: int | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    error: str | None = Field(default=None, max_length=64)  # WeCom refused this person: invaliduser, ...
 
 
 class Lease(SQLModel, table=True):

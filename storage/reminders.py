@@ -78,8 +78,10 @@ def enqueue_batches(
     run_id: int,
     batches: list[tuple[str, str, list[str]]],
     now: datetime,
+    expires_at: datetime | None = None,
 ) -> int:
-    """One outbox row per (digest, text, recipients) batch and one record per recipient, in bulk.
+    """One outbox row per (digest, text, recipients) batch and one record per recipient, in bulk; the rows
+    are retried until `expires_at` (the reminder's phase ends, or a day passes).
 
     Returns how many people were recorded; someone recorded already (a race) is left out, never twice."""
     if not batches:
@@ -96,6 +98,7 @@ def enqueue_batches(
             attempts=0,
             next_attempt_at=now,
             created_at=now,
+            expires_at=expires_at,
         )
         for digest, text, users in batches
     ]
@@ -113,23 +116,43 @@ def enqueue_batches(
 
 
 def delivery_counts(*, session: Session, campaign_id: str) -> dict[str, Counter]:
-    """Per reminder: how many recorded people's messages are sent, pending (or sending), failed."""
+    """Per reminder: how many recorded people's messages are sent, pending (or sending), failed, expired.
+
+    A person WeCom refused (invaliduser) is failed even when the rest of their message's row was sent."""
+    refused = ReminderSend.error.is_not(None)
     query = (
-        select(ReminderSend.reminder_key, Outbox.status, func.count())
+        select(ReminderSend.reminder_key, Outbox.status, refused, func.count())
         .join(Outbox, Outbox.id == ReminderSend.outbox_id)
         .where(ReminderSend.campaign_id == campaign_id)
-        .group_by(ReminderSend.reminder_key, Outbox.status)
+        .group_by(ReminderSend.reminder_key, Outbox.status, refused)
     )
     counts: dict[str, Counter] = defaultdict(Counter)
-    for key, status, n in session.exec(query):
-        counts[key]["pending" if status == "sending" else status] += n
+    for key, status, was_refused, n in session.exec(query):
+        counts[key]["failed" if was_refused else "pending" if status == "sending" else status] += n
     return counts
 
 
+def refused_people(*, session: Session, campaign_id: str, key: str) -> list[tuple[str, str]]:
+    """(userid, reason) of the people WeCom refused for this reminder."""
+    query = (
+        select(ReminderSend.userid, ReminderSend.error)
+        .where(
+            ReminderSend.campaign_id == campaign_id, ReminderSend.reminder_key == key, ReminderSend.error.is_not(None)
+        )
+        .order_by(ReminderSend.userid)
+    )
+    return list(session.exec(query))
+
+
 def failed_rows(*, session: Session, campaign_id: str, key: str, limit: int = 3) -> list[Outbox]:
-    """The reminder's outbox rows that failed for good, newest first."""
+    """The reminder's outbox rows that failed for good or expired, newest first."""
     sent = select(ReminderSend.outbox_id).where(
         ReminderSend.campaign_id == campaign_id, ReminderSend.reminder_key == key
     )
-    query = select(Outbox).where(Outbox.id.in_(sent), Outbox.status == "failed").order_by(Outbox.id.desc()).limit(limit)
+    query = (
+        select(Outbox)
+        .where(Outbox.id.in_(sent), Outbox.status.in_(["failed", "expired"]))
+        .order_by(Outbox.id.desc())
+        .limit(limit)
+    )
     return list(session.exec(query))

@@ -1,77 +1,70 @@
-"""A real `kaohe serve` in a subprocess on an ephemeral loopback port, for tests that need the whole stack."""
+"""Fault-run helpers: a clock that moves in real time from a campaign moment, the app on a loopback port, and a
+clerk posting real encrypted callbacks and timing the answers."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
+import socket
+import threading
 import time
-from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from tests.conftest import KAOHE
-from tests.wecom_bot_side import BOT_KEY, BOT_TOKEN
-from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN
+import requests
+import uvicorn
 
-_PORT = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
-CALLBACK_ENV = {
-    "WECOM_CORP_ID": CORP_ID,
-    "WECOM_TOKEN": TOKEN,
-    "WECOM_AES_KEY": AES_KEY,
-    "WECOM_BOT_TOKEN": BOT_TOKEN,
-    "WECOM_BOT_AES_KEY": BOT_KEY,
-}
+from storage.clock import Clock
+from tests.wecom_client_side import envelope, open_reply, text_xml
+
+
+class ShiftedClock(Clock):
+    """Real time moved to `at`: retries and leases run out as they would, inside the campaign's dates."""
+
+    def __init__(self, at: datetime):
+        self.offset = at - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 class LiveServer:
-    def __init__(self, cwd: Path, env: dict[str, str], name: str = "serve", args: tuple[str, ...] = ()):
-        self.cwd, self.log_path = cwd, cwd / f"{name}.log"
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("KAOHE_", "WECOM_"))}
-        clean.update(env)
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(
-                [str(KAOHE), "serve", "--host", "127.0.0.1", "--port", "0", *args],
-                env=clean,
-                cwd=cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.port = self._wait_for_port()
+    """An ASGI app served by uvicorn in a thread, on an ephemeral loopback port."""
 
-    def _wait_for_port(self, within_s: float = 60) -> int:
-        give_up = time.monotonic() + within_s
-        while time.monotonic() < give_up:
-            found = _PORT.search(self.log())
-            if found:
-                return int(found[1])
-            if self.process.poll() is not None:
-                raise RuntimeError(f"kaohe serve exited {self.process.returncode}:\n{self.log()}")
-            time.sleep(0.1)
-        raise RuntimeError(f"kaohe serve did not start:\n{self.log()}")
+    def __init__(self, app):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        give_up = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < give_up:
+            time.sleep(0.05)
+        return self
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(20)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(20)
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
 
 
-def run_kaohe(cwd: Path, database_url: str, *args, env: dict | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KAOHE_", "WECOM_"))}
-    clean.update({"KAOHE_DATABASE_URL": database_url, "PYTHONIOENCODING": "utf-8", **(env or {})})
-    return subprocess.run(
-        [str(KAOHE), *map(str, args)], capture_output=True, encoding="utf-8", env=clean, cwd=cwd, timeout=120
-    )
+@dataclass
+class Clerk:
+    """One person typing: each line a real encrypted callback to `url`, each answer decrypted and timed."""
+
+    url: str
+    userid: str
+    seconds: list[float] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+
+    def say(self, text: str, url: str | None = None) -> str:
+        params, body = envelope(text_xml(self.userid, text))
+        started = time.perf_counter()
+        answer = requests.post(f"{url or self.url}/wecom/callback", params=params, data=body, timeout=30)
+        self.seconds.append(time.perf_counter() - started)
+        self.statuses.append(answer.status_code)
+        reply = open_reply(answer.text) if answer.status_code == 200 and answer.text else ""
+        self.replies.append(reply)
+        return reply

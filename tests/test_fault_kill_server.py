@@ -13,7 +13,7 @@ from storage import campaigns
 from storage.db import Database
 from storage.models import ActivityEntry, AuditEntry, DialogState, Outbox, Unit
 from tests.bulk_roster import add_roster
-from tests.live_server import CALLBACK_ENV, LiveServer, run_kaohe
+from tests.kaohe_process import CALLBACK_ENV, KaoheServe, run_kaohe
 from tests.wecom_client_side import envelope, open_reply, text_xml
 
 CLERKS = 40
@@ -84,10 +84,10 @@ def world(tmp_path):
     db = Database(url)
     userids = add_roster(db, units=CLERKS, clerks_per_unit=1, prefix="K")
     env = {**CALLBACK_ENV, "KAOHE_DATABASE_URL": url, "KAOHE_CAMPAIGN": str(tmp_path / "demo.toml")}
-    servers: list[LiveServer] = []
+    servers: list[KaoheServe] = []
 
-    def serve() -> LiveServer:
-        servers.append(LiveServer(tmp_path, env, name=f"serve{len(servers)}", args=("--no-scheduler",)))
+    def serve() -> KaoheServe:
+        servers.append(KaoheServe(tmp_path, env, name=f"serve{len(servers)}", args=("--no-scheduler",)))
         return servers[-1]
 
     yield db, [Clerk(u, i % 5 + 1, db) for i, u in enumerate(userids)], serve

@@ -163,3 +163,24 @@ def test_one_message_delivered_to_two_processes_at_once_is_handled_once(pg_url, 
     first.close()
     assert len(answers) == 2 and answers[0] == answers[1] and "已记录" in answers[0]
     assert versions == [1] and len(audit) == 1
+
+
+def test_the_sender_is_woken_by_a_turn_that_queued_messages_and_only_then(services):
+    wakeup = services.sender.wakeup
+    clerk = Chat(services, "wangfang")
+    wakeup.clear()
+    clerk.say("填报")
+    assert not wakeup.is_set()
+    services.dispatcher.dispatch(Inbound("sim", "wangfang", "进度", "long"), passive_bytes=40)
+    assert wakeup.is_set()
+
+
+def test_the_wecom_client_reads_the_proxy_environment_once_when_made(monkeypatch):
+    from bot.channels.wecom_api import WeComClient
+
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    client = WeComClient("https://qyapi.weixin.qq.com/cgi-bin/", "wwcorp", "secret", 1000002)
+    http = client._wx._http
+    assert http.proxies.get("https") == "http://proxy.example:3128" and http.trust_env is False

@@ -5,7 +5,7 @@ import pytest
 from sqlmodel import select
 
 from bot.channels.wecom_transport import WeComTransport
-from bot.delivery import MAX_ATTEMPTS
+from bot.delivery import BACKOFF_CAP_S
 from bot.demo import SAMPLE_ROSTER
 from bot.operations import import_roster_files, load_campaign_file
 from bot.services import build_services
@@ -90,17 +90,29 @@ def test_a_lost_reply_is_retried_with_the_duplicate_check_on(wecom, fake, clock)
     assert first.body == again.body and again.body["enable_duplicate_check"] == 1
 
 
-def test_a_persistent_failure_ends_failed_and_the_report_shows_it(wecom, fake, clock):
+def test_a_rate_limit_storm_is_retried_past_five_attempts_and_delivered_once_it_lifts(wecom, fake, clock):
     fire(wecom, "opening")
-    fake.fail_next("message/send", 45009, times=100)
-    for _ in range(MAX_ATTEMPTS + 2):
+    fake.fail_next("message/send", 45009, times=12)
+    for _ in range(13):
         wecom.sender.drain()
-        clock.advance(minutes=15)
+        clock.advance(seconds=BACKOFF_CAP_S)
     row = rows(wecom)[0]
-    assert row.status == "failed" and row.attempts == MAX_ATTEMPTS
-    assert len(fake.calls_to("message/send")) == MAX_ATTEMPTS
+    assert row.status == "sent" and row.attempts == 12 and fake.delivered_to("wangfang") == 1
+
+
+def test_a_storm_that_outlasts_the_message_ends_expired_and_the_report_shows_it(wecom, fake, clock):
+    fire(wecom, "opening")
+    fake.fail_next("message/send", 45009, times=10_000)
+    for _ in range(26):  # tried at least hourly (the backoff is capped well below that) until a day is over
+        wecom.sender.drain()
+        clock.advance(hours=1)
+    row = rows(wecom)[0]
+    assert row.status == "expired" and fake.delivered_to("wangfang") == 0
+    calls = len(fake.calls_to("message/send"))
+    wecom.sender.drain()
+    assert len(fake.calls_to("message/send")) == calls  # expired rows are not tried again
     report = reminders_report(wecom.db, clock.now())
-    assert f"失败 {CLERKS}" in report and "45009" in report
+    assert f"过期未送达 {CLERKS}" in report and "45009" in report
 
 
 def test_a_31st_message_to_one_person_within_a_minute_waits(wecom, fake, clock):

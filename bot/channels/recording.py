@@ -12,6 +12,7 @@ class Sent:
     chat_id: str | None
     msgtype: str
     content: str
+    key: str = ""
 
 
 @dataclass
@@ -19,13 +20,14 @@ class RecordingTransport:
     sent: list[Sent] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def send_users(self, userids, msgtype, content) -> None:
+    def send_users(self, userids, msgtype, content, key="") -> list[str]:
         with self._lock:
-            self.sent.append(Sent(list(userids), None, msgtype, content))
+            self.sent.append(Sent(list(userids), None, msgtype, content, key))
+        return []
 
-    def send_chat(self, chat_id, msgtype, content) -> None:
+    def send_chat(self, chat_id, msgtype, content, key="") -> None:
         with self._lock:
-            self.sent.append(Sent(None, chat_id, msgtype, content))
+            self.sent.append(Sent(None, chat_id, msgtype, content, key))
 
     def to(self, userid: str) -> list[str]:
         return [s.content for s in self.sent if s.userids and userid in s.userids]

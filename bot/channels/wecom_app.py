@@ -148,8 +148,6 @@ async def dispatch_in_time(
         loop = asyncio.get_running_loop()
         work.add_done_callback(lambda done: loop.run_in_executor(None, _finish_late, services, inbound, done, late))
         return None
-    finally:
-        services.sender.wakeup.set()
 
 
 def _finish_late(services: Services, inbound: Inbound, done: asyncio.Future, late) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
+
 from bot.channels.wecom_api import WeComClient, WeComError
 from bot.delivery import DUPLICATE_CHECK_S, SendError
 from bot.settings import Settings
+
+ALL_INVALID = 81013  # every recipient unknown or without permission (wecom.md §3.2): refused, not an outage
+KEY_SPREAD_S = 3600  # duplicate_check_interval varies by key within WeCom's last hour of 4 h (see _interval)
 
 
 def _msg(msgtype: str, content: str) -> dict:
@@ -13,22 +18,40 @@ def _msg(msgtype: str, content: str) -> dict:
     return {"msgtype": "text", "text": {"content": content}}
 
 
+def duplicate_check_interval(key: str) -> int:
+    """WeCom drops a message whose request JSON it saw within the interval (wecom.md §3.2). The row's key picks
+    the interval, so a resend of one row is byte-identical (and dropped) while two rows that happen to carry
+    the same text to the same people differ in this field and both arrive."""
+    return DUPLICATE_CHECK_S - zlib.crc32(key.encode()) % KEY_SPREAD_S
+
+
 class WeComTransport:
     def __init__(self, settings: Settings, timeout: float = 5.0):
         self.client = WeComClient(
             settings.api_base, settings.corp_id, settings.secret, settings.agent_id, timeout=timeout
         )
 
-    def send_users(self, userids: list[str], msgtype: str, content: str) -> None:
+    def send_users(self, userids: list[str], msgtype: str, content: str, key: str = "") -> list[str]:
+        """message/send with the duplicate check on; returns the userids WeCom refused (lower-cased by WeCom)."""
         try:
-            # WeCom drops an identical message within the interval: a resend after a crash between
-            # the call and its record has no effect (wecom.md §3.2, enable_duplicate_check).
-            self.client.send_message(userids, _msg(msgtype, content), duplicate_check_s=DUPLICATE_CHECK_S)
+            answer = self.client.send_message(
+                userids, _msg(msgtype, content), duplicate_check_s=duplicate_check_interval(key)
+            )
         except WeComError as exc:
+            if exc.errcode == ALL_INVALID:
+                return list(userids)
             raise SendError(f"message/send {exc.errcode} {exc.errmsg}", exc.retryable) from None
+        return _ids(answer.get("invaliduser")) + _ids(answer.get("unlicenseduser"))
 
-    def send_chat(self, chat_id: str, msgtype: str, content: str) -> None:
+    def send_chat(self, chat_id: str, msgtype: str, content: str, key: str = "") -> None:
         try:
             self.client.appchat_send(chat_id, _msg(msgtype, content))
         except WeComError as exc:
             raise SendError(f"appchat/send {exc.errcode} {exc.errmsg}", exc.retryable) from None
+
+
+def _ids(value) -> list[str]:
+    """WeCom lists userids as "u1|u2" (a list in some answers); anything else lists nobody."""
+    if isinstance(value, list):
+        return [str(u) for u in value if u]
+    return [u for u in value.split("|") if u] if isinstance(value, str) else []

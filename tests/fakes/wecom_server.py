@@ -1,4 +1,5 @@
-"""A fake WeCom API on a loopback ephemeral port: records calls, issues tokens, fails or stalls on demand."""
+"""A fake WeCom API on a loopback ephemeral port: records calls, issues tokens, fails or stalls on demand, and
+drops a message/send whose request JSON it accepted within the duplicate-check interval, as WeCom does."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ class FakeWeCom:
         token_ttl: int = 7200,
         known_users: Iterable[str] | None = None,
     ) -> None:
+        """`known_users`: the address book; anyone else is answered as invaliduser (None: everyone is known)."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._expected = (corp_id, secret)
@@ -98,9 +100,16 @@ class FakeWeCom:
         with self._lock:
             self.calls: list[Call] = []
             self._deliveries: Counter[str] = Counter()
+            self._messages: Counter[tuple[str, str]] = Counter()  # (userid, content) delivered
             self._chat_deliveries: Counter[str] = Counter()
             self._failures: list[_Rule] = []
             self._delays: list[_Rule] = []
+            self._statuses: list[_Rule] = []
+            self._drops: list[_Rule] = []
+            self._plans: list[tuple[str, list[str]]] = []
+            self._accepted: dict[str, float] = {}  # request JSON -> when first delivered (duplicate check)
+            self.duplicates = 0  # sends dropped by the duplicate check
+            self._skew = 0.0
 
     def fail_next(self, path_suffix: str, errcode: int, times: int = 1) -> None:
         with self._lock:
@@ -110,6 +119,41 @@ class FakeWeCom:
         """The call takes effect at once; only its answer is late (a lost reply)."""
         with self._lock:
             self._delays.append(_Rule(path_suffix, seconds, times))
+
+    def status_next(self, path_suffix: str, status: int, times: int = 1) -> None:
+        """Answer with this HTTP status (500: a server error) without doing anything."""
+        with self._lock:
+            self._statuses.append(_Rule(path_suffix, status, times))
+
+    def drop_next(self, path_suffix: str, times: int = 1, applied: bool = False) -> None:
+        """Close the connection without an answer; with `applied`, after the call took effect."""
+        with self._lock:
+            self._drops.append(_Rule(path_suffix, applied, times))
+
+    def heal(self) -> None:
+        """WeCom recovers: pending failures, delays, drops and plans are forgotten; calls and deliveries stay."""
+        with self._lock:
+            for rules in (self._failures, self._delays, self._statuses, self._drops):
+                rules.clear()
+            self._plans.clear()
+
+    def plan_next(self, path_suffix: str, steps: list[str]) -> None:
+        """The next calls misbehave in this order, one step each: an errcode ("45009"), "http500", "drop"
+        (connection closed, nothing done), "drop-applied" (closed after the call took effect), "stall:10"
+        (took effect, answered 10 s late), "ok"."""
+        with self._lock:
+            self._plans.append((path_suffix, list(steps)))
+
+    def _planned(self, path: str) -> str | None:
+        for suffix, steps in self._plans:
+            if steps and path.endswith(suffix):
+                return steps.pop(0)
+        return None
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock on, so a duplicate-check interval can run out without waiting."""
+        with self._lock:
+            self._skew += seconds
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -124,19 +168,46 @@ class FakeWeCom:
         with self._lock:
             return self._deliveries[userid]
 
+    def messages(self) -> Counter[tuple[str, str]]:
+        """How often each (userid, message body) was delivered: after the duplicate check, what people saw."""
+        with self._lock:
+            return Counter(self._messages)
+
     def delivered_to_chat(self, chat_id: str) -> int:
         with self._lock:
             return self._chat_deliveries[chat_id]
 
     # --- request handling (server threads) -----------------------------------------------------
 
-    def _handle(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, dict, float]:
+    def _handle(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, dict | None, float]:
+        """(HTTP status, answer or None to drop the connection, delay before answering)."""
         with self._lock:
             self.calls.append(Call(path, params, body if isinstance(body, dict) else None, time.monotonic()))
+            step = self._planned(path)
+            if step is not None:
+                return self._play(step, method, path, params, body)
             delay = self._take(self._delays, path) or 0.0
+            status = self._take(self._statuses, path)
+            if status is not None:
+                return status, {"error": "internal"}, delay
+            drop = self._take(self._drops, path)
+            if drop is False:
+                return 0, None, delay
             errcode = self._take(self._failures, path)
             status, answer = (200, _answer(errcode)) if errcode is not None else self._route(method, path, params, body)
-        return status, answer, delay
+        return (0, None, delay) if drop else (status, answer, delay)
+
+    def _play(self, step: str, method: str, path: str, params: dict, body: Any) -> tuple[int, dict | None, float]:
+        if step.lstrip("-").isdigit():
+            return 200, _answer(int(step)), 0.0
+        if step == "http500":
+            return 500, {"error": "internal"}, 0.0
+        if step == "drop":
+            return 0, None, 0.0
+        status, answer = self._route(method, path, params, body)
+        if step == "drop-applied":
+            return 0, None, 0.0
+        return status, answer, float(step.split(":")[1]) if step.startswith("stall:") else 0.0
 
     def _take(self, rules: list[_Rule], path: str) -> Any:
         for rule in rules:
@@ -182,10 +253,30 @@ class FakeWeCom:
         invalid = [user for user in users if known is not None and user not in known]
         if not users or len(invalid) == len(users):
             return _answer(81013)
+        # Returned userids are lower-cased (wecom.md §3.2).
+        answer = _answer(0, invaliduser="|".join(u.lower() for u in invalid), msgid=f"m-{next(self._msg_seq)}")
+        if self._is_duplicate(body):
+            self.duplicates += 1
+            return answer
+        content = json.dumps(body.get(str(body.get("msgtype"))), sort_keys=True, ensure_ascii=False)
         for user in users:
             if user not in invalid:
                 self._deliveries[user] += 1
-        return _answer(0, invaliduser="|".join(invalid), msgid=f"m-{next(self._msg_seq)}")
+                self._messages[user, content] += 1
+        return answer
+
+    def _is_duplicate(self, body: dict) -> bool:
+        """enable_duplicate_check: the same request JSON within duplicate_check_interval (default 1800 s,
+        at most 4 h) is not delivered again (wecom.md §3.2)."""
+        if body.get("enable_duplicate_check") != 1:
+            return False
+        interval = min(int(body.get("duplicate_check_interval") or 1800), 4 * 3600)
+        seen, now = json.dumps(body, sort_keys=True, ensure_ascii=False), time.monotonic() + self._skew
+        first = self._accepted.get(seen)
+        if first is not None and now - first < interval:
+            return True
+        self._accepted[seen] = now
+        return False
 
     def _update_template_card(self, _params: dict[str, str], body: dict) -> dict:
         if not body.get("response_code"):
@@ -247,7 +338,7 @@ def _handler_for(fake: FakeWeCom) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             params = {key: values[-1] for key, values in parse_qs(url.query).items()}
             status, answer, delay = fake._handle(method, url.path, params, self._body())
-            if delay and fake._stopping.wait(delay):
+            if (delay and fake._stopping.wait(delay)) or answer is None:
                 self.close_connection = True
                 return
             self._reply(status, answer)

@@ -14,7 +14,7 @@ from storage import campaigns
 from storage.campaign import DEFAULT_CAMPAIGN
 from storage.db import Database
 from tests.conftest import KAOHE
-from tests.live_server import run_kaohe
+from tests.kaohe_process import run_kaohe
 
 
 def campaign_toml(tmp_path, name: str, title: str):

@@ -4,7 +4,7 @@ import time
 import httpx
 import pytest
 
-from tests.live_server import CALLBACK_ENV, LiveServer, run_kaohe
+from tests.kaohe_process import CALLBACK_ENV, KaoheServe, run_kaohe
 from tests.wecom_client_side import envelope, text_xml
 
 
@@ -19,7 +19,7 @@ def server(tmp_path_factory):
         "KAOHE_CAMPAIGN": str(tmp_path / "demo.toml"),
         "KAOHE_BODY_TIMEOUT_S": "1",
     }
-    live = LiveServer(tmp_path, env, args=("--no-scheduler",))
+    live = KaoheServe(tmp_path, env, args=("--no-scheduler",))
     yield live
     live.stop()
 

@@ -19,13 +19,30 @@ depends_on = None
 def upgrade() -> None:
     _people_up()
     _campaign_loads_up()
+    _outbox_up()
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("reminder_send", schema=None) as batch_op:
+        batch_op.drop_column("error")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("rejected")
+        batch_op.drop_column("claimed_by")
+        batch_op.drop_column("expires_at")
     op.drop_table("campaign_load")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_column("deactivated_at")
         batch_op.drop_column("active")
+
+
+def _outbox_up() -> None:
+    # outbox: retried until it stops being useful, leased to one sender, per-person refusals (faults)
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
+        batch_op.add_column(sa.Column("rejected", sa.JSON(), nullable=True))
+    with op.batch_alter_table("reminder_send", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
 
 
 def _people_up() -> None:
