@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     api_base: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", validation_alias="WECOM_API_BASE")
     max_age_s: int = Field(600, ge=0, validation_alias="WECOM_MAX_AGE_S")
     body_timeout_s: float = Field(15, gt=0, le=3600, validation_alias="KAOHE_BODY_TIMEOUT_S")
+    secret_key: str | None = Field(None, validation_alias="KAOHE_SECRET_KEY")
 
     @field_validator("database_url")
     @classmethod
@@ -64,6 +65,13 @@ class Settings(BaseSettings):
     def _token(cls, value: str | None) -> str | None:
         if value and not _TOKEN.fullmatch(value):
             raise ValueError("must be 1 to 32 letters or digits")
+        return value or None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value and len(value) < 32:
+            raise ValueError(f"must be at least 32 characters (got {len(value)})")
         return value or None
 
     @field_validator("api_base")
@@ -108,6 +116,7 @@ _ENV_NAMES = {
     "api_base": "WECOM_API_BASE",
     "max_age_s": "WECOM_MAX_AGE_S",
     "body_timeout_s": "KAOHE_BODY_TIMEOUT_S",
+    "secret_key": "KAOHE_SECRET_KEY",
 }
 
 

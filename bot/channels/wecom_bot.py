@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 
@@ -12,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.channels.wecom_api import CallbackCrypto, CallbackRejected
 from bot.channels.wecom_app import capped_body, dispatch_in_time, refuse, signed_params
-from bot.channels.wecom_fields import USERID_BYTES, field, message_key, storable_text
+from bot.channels.wecom_fields import KEY_BYTES, USERID_BYTES, checked, field, message_key, storable_text
 from bot.services import Services
 from handlers.base import Inbound, Reply
 from storage import dialogs
@@ -60,24 +61,43 @@ def router(services: Services) -> APIRouter:
             return PlainTextResponse("")
         else:
             replies = await dispatch_in_time(services, inbound, PASSIVE_BYTES, _answered_on_refresh)
-            if replies == []:
+            stream = _stream(inbound.msg_key, None) if replies is None else passive_payload(replies, inbound)
+            if stream is None:
                 return PlainTextResponse("")
-            stream = _stream(inbound.msg_key, replies[0].text if replies else None)
         return Response(crypto.encrypt_reply_json(stream, nonce, timestamp), media_type="application/json")
 
     return api
 
 
+def passive_payload(replies: list[Reply], inbound: Inbound) -> dict | None:
+    """The bot's passive answer (wecom.md §3.7, 101031): a finished stream, with the vote card when there
+    is one; a card event is answered by redrawing the clicker's card."""
+    text = next((r.text for r in replies if r.msgtype == "text"), None)
+    card = next((json.loads(r.text) for r in replies if r.msgtype == "template_card"), None)
+    update = next((json.loads(r.text) for r in replies if r.msgtype == "update_template_card"), None)
+    if update is not None:
+        return {"response_type": "update_template_card", "userids": [inbound.userid], "template_card": update}
+    stream = {"id": _stream_id(inbound.msg_key), "finish": True, "content": text or ""}
+    if card is not None:
+        return {"msgtype": "stream_with_template_card", "stream": stream, "template_card": card}
+    return {"msgtype": "stream", "stream": stream} if text is not None else None
+
+
 def to_inbound(message: dict) -> Inbound | None:
-    """Text from a single or group chat (the @mention removed); None for what needs no answer. Every id that
+    """Text from a single or group chat (the @mention removed), or a click on a card; None for what needs no
+    answer. Every id that
     reaches storage is checked (CallbackRejected 400); the key is the sender's with the msgid."""
     sender = _object(message, "from")
     userid = field(sender, "userid", USERID_BYTES, where="from.")
     msgid = field(message, "msgid")
-    if not userid or not msgid or message.get("msgtype") != "text":
+    if not userid or not msgid:
+        return None
+    chat_id = field(message, "chatid") if message.get("chattype") == "group" else ""
+    if message.get("msgtype") == "event":
+        return _card_event(message, userid, msgid, chat_id or None)
+    if message.get("msgtype") != "text":
         return None
     content = storable_text(_object(message, "text").get("content"), "text.content")
-    chat_id = field(message, "chatid") if message.get("chattype") == "group" else ""
     return Inbound("bot", userid, _MENTION.sub("", content), message_key("bot", userid, msgid), chat_id=chat_id or None)
 
 
@@ -99,10 +119,13 @@ def stream_refresh(message: dict) -> tuple[str, str] | None:
 def _stream(key: str, content: str | None) -> dict:
     """A stream answer whose id is the message key, so any worker can answer its refresh from the database;
     unfinished while the work goes on (WeCom refreshes for up to 6 minutes)."""
-    stream_id = base64.urlsafe_b64encode(key.encode("utf-8")).decode().rstrip("=")
     finished = content is not None
-    body = {"id": stream_id, "finish": finished, "content": content if finished else render("bot_working.txt")}
+    body = {"id": _stream_id(key), "finish": finished, "content": content if finished else render("bot_working.txt")}
     return {"msgtype": "stream", "stream": body}
+
+
+def _stream_id(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode("utf-8")).decode().rstrip("=")
 
 
 def _refreshed(services: Services, userid: str, key: str) -> dict:
@@ -110,7 +133,8 @@ def _refreshed(services: Services, userid: str, key: str) -> dict:
         done = dialogs.processed(session=session, key=key)
     if done is None:
         return _stream(key, None)
-    return _stream(key, done.replies[0]["text"] if done.replies else "")
+    texts = [r["text"] for r in done.replies if r.get("msgtype", "text") == "text"]
+    return _stream(key, texts[0] if texts else "")
 
 
 def _answered_on_refresh(services: Services, inbound: Inbound, replies: list[Reply]) -> None:
@@ -123,4 +147,30 @@ def _object(message: dict, name: str) -> dict:
         return {}
     if not isinstance(value, dict):
         raise CallbackRejected(f"{name} is not an object", 400)
+    return value
+
+
+def _card_event(message: dict, userid: str, msgid: str, chat_id: str | None) -> Inbound | None:
+    """event.template_card_event (101027): the card's task_id and the options chosen; msgid dedupes retries."""
+    event = _object(message, "event")
+    card = event.get("template_card_event") if event.get("eventtype") == "template_card_event" else None
+    if not isinstance(card, dict):
+        return None
+    action = {
+        "task_id": field(card, "task_id"),
+        "key": field(card, "event_key", KEY_BYTES),
+        "response_code": field(message, "response_code", KEY_BYTES) or field(card, "response_code", KEY_BYTES),
+        "selected": _storable_json(card.get("selected_items"), "selected_items"),
+    }
+    return Inbound("bot", userid, "", message_key("bot", userid, msgid), chat_id=chat_id, action=action)
+
+
+def _storable_json(value, label: str):
+    """Every string inside a JSON value checked like an id (the options of a card reach storage)."""
+    if isinstance(value, str):
+        return checked(value, label, KEY_BYTES)
+    if isinstance(value, list):
+        return [_storable_json(v, label) for v in value]
+    if isinstance(value, dict):
+        return {checked(str(k), label, KEY_BYTES): _storable_json(v, label) for k, v in value.items()}
     return value
