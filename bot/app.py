@@ -54,7 +54,9 @@ def create_app(
             request.url.path,
             "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors),
         )
-        return JSONResponse({"detail": errors}, status_code=422)
+        # A person reading the answer (the dashboard's API) gets one Chinese line beside the details.
+        fields = "、".join(dict.fromkeys(str(e["loc"][-1]) for e in errors if e["loc"])) or "请求体"
+        return JSONResponse({"detail": errors, "message": f"请求参数不对：{fields}"}, status_code=422)
 
     _mount_channels(app, services)
     return app

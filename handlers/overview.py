@@ -22,13 +22,15 @@ class NotFound(LookupError):
 
 def city(*, session: Session, campaign: Campaign, now: datetime) -> dict:
     rows = all_progress(session=session, campaign=campaign)
-    groups = roster.groups(session=session)
+    by_group: dict[int, list[UnitProgress]] = {}
+    for r in rows:
+        by_group.setdefault(r.unit.group_id, []).append(r)
     phase = current_phase(campaign, now)
     return {
         "campaign": {"id": campaign.id, "title": campaign.campaign.title, "year": campaign.campaign.year},
         "phase": phase.phase.name if phase else None,
         **_counts(rows),
-        "groups": [_group_summary(g, [r for r in rows if r.unit.group_id == g.id]) for g in groups],
+        "groups": [_group_summary(g, by_group.get(g.id, [])) for g in roster.groups(session=session)],
         "score_distribution": distribution(rows, campaign.total_points),
     }
 

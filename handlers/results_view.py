@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from handlers.results import UnitResult, unit_result, unit_results
 from handlers.scoring import pending_bonus, weighting_line
-from storage import roster
 from storage.campaign import Campaign
-from storage.models import Unit
+from storage.models import Person, Unit
 
 FINAL_BINS = 10
 
@@ -18,23 +17,25 @@ FINAL_BINS = 10
 def results(*, session: Session, campaign: Campaign) -> dict:
     """Every unit's result, the bonus items waiting for a decision, and the final-score distribution."""
     rows = unit_results(session=session, campaign=campaign)
-    names = _names(session)
-    units = {u.code: u.name for u in roster.units(session=session)}
+    pending = pending_bonus(session=session, campaign=campaign)
+    names = _names(session, rows)
+    units = {r.unit.code: r.unit.name for r in rows}
     return {
         "formula": weighting_line(campaign),
         "grades": [g.name for g in campaign.grades],
         "units": [result_view(r, campaign, names) for r in rows],
         "pending": [
             {**_bonus(b, campaign, names), "unit_code": b.unit_code, "unit_name": units.get(b.unit_code, b.unit_code)}
-            for b in pending_bonus(session=session, campaign=campaign)
+            for b in pending
         ],
         "final_distribution": final_distribution(rows, campaign.scoring.year_end_scale),
     }
 
 
 def unit_scoring(*, session: Session, campaign: Campaign, unit: Unit) -> dict:
+    r = unit_result(session=session, campaign=campaign, unit=unit)
     return {
-        **result_view(unit_result(session=session, campaign=campaign, unit=unit), campaign, _names(session)),
+        **result_view(r, campaign, _names(session, [r])),
         "formula": weighting_line(campaign),
         "grades": [g.name for g in campaign.grades],
     }
@@ -115,8 +116,18 @@ def _bonus(b, campaign: Campaign, names: dict) -> dict:
     }
 
 
-def _names(session: Session) -> dict:
-    return {p.userid: p.name for p in roster.people(session=session)}
+def _names(session: Session, rows: list[UnitResult]) -> dict:
+    """Names of the people these results mention, read for them alone (not the city's 20,000 clerks)."""
+    ids = set()
+    for r in rows:
+        ids.update(
+            x for x in (r.routine.updated_by if r.routine else None, r.decision.decided_by if r.decision else None) if x
+        )
+        ids.update(c.review.set_by for c in r.categories if c.review)
+        ids.update(x for b in r.bonus_items for x in (b.declared_by, b.decided_by) if x)
+    if not ids:
+        return {}
+    return dict(session.exec(select(Person.userid, Person.name).where(Person.userid.in_(ids))).all())
 
 
 def _who(userid: str, names: dict) -> str:

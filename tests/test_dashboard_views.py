@@ -101,3 +101,11 @@ def test_export_downloads_the_workbook_with_the_session_cookie(logged_in):
     answer = logged_in.get("/api/export?format=xlsx")
     assert answer.status_code == 200 and "attachment" in answer.headers["content-disposition"]
     assert load_workbook(BytesIO(answer.content)).worksheets
+
+
+@pytest.mark.parametrize(
+    ("query", "field"), [("limit=0", "limit"), ("limit=abc", "limit"), ("unit=" + "U" * 40, "unit")]
+)
+def test_junk_query_parameters_get_a_chinese_line_naming_the_field(bearer, query, field):
+    answer = bearer.get(f"/api/audit?{query}")
+    assert answer.status_code == 422 and answer.json()["message"] == f"请求参数不对：{field}"
