@@ -30,10 +30,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# One reminder to 20,000 clerks: one text for most of them, then the worst case (a text per unit).
+# One reminder to 20,000 clerks: one text for most of them, then the worst case (a text per unit);
+# then 10,000 voters in 200 groups casting sealed ballots through /wecom/callback (benchmarks/votes.py).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.reminders
 	$(BIN)/python -m benchmarks.reminders --partial
+	$(BIN)/python -m benchmarks.votes
 
 bench-callbacks: $(STAMP)
 	$(BIN)/python -m benchmarks.callbacks

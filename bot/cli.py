@@ -13,6 +13,9 @@ import typer
 from bot.settings import Settings, SettingsError, load_settings
 from storage.campaign import CampaignError
 
+NOT_CURRENT = "数据库结构不是最新的：请先运行 `kaohe db upgrade`"
+NO_CAMPAIGN = "没有进行中的考核：请先运行 `kaohe campaign load FILE`"
+
 app = typer.Typer(
     help="考核助手 kaohe: a WeCom bot for the year-end party-building evaluation.",
     no_args_is_help=True,
@@ -29,7 +32,8 @@ app.add_typer(scores_app, name="scores")
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(message, err=True)
+    """One line on stderr, in the operator's one voice (Chinese, after `kaohe：`), and a non-zero exit."""
+    typer.echo(message if message.startswith("kaohe") else f"kaohe：{message}", err=True)
     raise typer.Exit(code)
 
 
@@ -37,17 +41,20 @@ def settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        fail(f"kaohe: configuration error: {exc}")
+        fail(f"配置有误：{exc}")
 
 
 def _db(s: Settings, *, migrated: bool = True):
-    """The database; unless told otherwise, one whose schema is current (else one line, not a traceback)."""
-    from bot.operations import schema_is_current
+    """The database; unless told otherwise, one whose schema is current (else one line, not a traceback).
+    A SQLite file that does not exist yet is not created by a command that only reads it."""
+    from bot.operations import missing_sqlite_file, schema_is_current
     from storage.db import Database
 
+    if migrated and missing_sqlite_file(s.database_url):
+        fail(f"数据库 {missing_sqlite_file(s.database_url)} 还不存在：请先运行 `kaohe db upgrade`")
     db = Database(s.database_url)
     if migrated and not schema_is_current(db):
-        fail("kaohe: the database schema is not current: run `kaohe db upgrade`")
+        fail(NOT_CURRENT)
     return db
 
 
@@ -70,7 +77,7 @@ def campaign_load(file: Path) -> None:
     try:
         campaign, changed = load_campaign_file(_db(s), file)
     except CampaignError as exc:
-        fail(f"campaign refused: {exc}")
+        fail(f"考核文件未通过检查：{exc}")
     typer.echo(f"{'loaded' if changed else 'unchanged'}: {campaign.id} {campaign.campaign.title}")
 
 
@@ -83,7 +90,7 @@ def campaign_show() -> None:
     with _db(settings()).read() as session:
         campaign = campaigns.active_campaign(session=session)
     if campaign is None:
-        fail("no active campaign: run `kaohe campaign load FILE`", 1)
+        fail(NO_CAMPAIGN, 1)
     typer.echo(render("campaign_show.txt", c=campaign))
 
 
@@ -133,9 +140,16 @@ def chat(as_: str = typer.Option(..., "--as", help="the userid to speak as")) ->
     """Chat with the bot in the terminal as that person."""
     from bot.channels.console import run_console
     from bot.services import build_services
+    from storage import roster
 
     s = settings()
-    _db(s).dispose()  # an unmigrated database is refused before the first message
+    db = _db(s)  # an unmigrated database is refused before the first message
+    with db.read() as session:
+        known = roster.person(session=session, userid=as_) is not None
+    db.dispose()
+    if not known:
+        fail(f"名单里没有 {as_}：请用名单里的企业微信账号（如 wangfang），或先运行 `kaohe roster import`", 1)
+    logging.getLogger().setLevel(logging.ERROR)  # the terminal is the chat: routine log lines stay out of it
     run_console(build_services(s), as_, sys.stdin, sys.stdout)
 
 
@@ -148,7 +162,7 @@ def export(
     from handlers.export import ExportError, export_tables
 
     if format == "xlsx" and output is None:
-        fail("xlsx is binary: give -o FILE")
+        fail("xlsx 是二进制文件：请用 -o FILE 写入文件")
     try:
         data = export_tables(_db(settings()), format)
     except ExportError as exc:
@@ -173,13 +187,16 @@ def serve(
     from bot.operations import prepare
 
     s = settings()
+    db = _db(s)  # outside the try: typer.Exit is a RuntimeError too
     try:
-        prepare(_db(s), s)
-    except (CampaignError, RuntimeError) as exc:
-        fail(f"kaohe: {exc}")
+        prepare(db, s)
+    except CampaignError as exc:
+        fail(f"考核文件未通过检查：{exc}")
+    except RuntimeError as exc:
+        fail(str(exc))
     if workers > 1:
         if not no_scheduler:
-            fail("kaohe: with several workers run `kaohe serve --no-scheduler` and one `kaohe scheduler`")
+            fail("多个 worker 时请用 `kaohe serve --no-scheduler`，另起一个 `kaohe scheduler`")
         uvicorn.run("bot.asgi:app", host=host, port=port, workers=workers, factory=True)
         return
     from bot.app import create_app
@@ -194,20 +211,42 @@ def scheduler() -> None:
     from bot.scheduler import run_forever
 
     s = settings()
+    db = _db(s)  # outside the try: typer.Exit is a RuntimeError too
     try:
-        prepare(_db(s), s)
-    except (CampaignError, RuntimeError) as exc:
-        fail(f"kaohe: {exc}")
+        prepare(db, s)
+    except CampaignError as exc:
+        fail(f"考核文件未通过检查：{exc}")
+    except RuntimeError as exc:
+        fail(str(exc))
     run_forever(s)
 
 
 @app.command()
 def reminders(at: str | None = typer.Option(None, "--at", help="ISO time, e.g. 2013-12-16T09:10+08:00")) -> None:
     """Which reminders are due (or would be at that time), to whom, and which were sent."""
+    from bot.secret_key import keyring
     from schedules.report import reminders_report
 
     moment = _parse_time(at) if at else datetime.now(UTC)
-    typer.echo(reminders_report(_db(settings()), moment))
+    s = settings()
+    typer.echo(reminders_report(_db(s), moment, keyring=keyring(s)))
+
+
+@app.command()
+def votes(format: str = typer.Option("text", "--format", help="text or json")) -> None:
+    """Every recommendation vote: group, kind, status, turnout, and the counts once closed (never who chose whom)."""
+    import json
+
+    from handlers.vote_report import votes_overview
+    from storage.render import render
+
+    if format not in ("text", "json"):
+        fail(f"--format: {format!r} is not text or json")
+    rows = votes_overview(_db(settings()))
+    if format == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render("votes_report.txt", rows=rows))
 
 
 @app.command()
@@ -223,7 +262,7 @@ def audit(
     with _db(settings()).read() as session:
         found = roster.unit(session=session, code=unit.strip().upper()) if unit else None
         if unit and found is None:
-            fail(f"kaohe audit: 没有单位编码 {unit}", 1)
+            fail(f"没有单位编码 {unit}", 1)
         campaign = campaigns.active_campaign(session=session)
         rows = audit_rows(session=session, campaign=campaign, unit_code=found.code if found else None, limit=limit)
     zone = campaign.campaign.timezone if campaign else "UTC"
@@ -252,7 +291,7 @@ def _parse_time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        fail(f"--at: not an ISO time: {text!r} (e.g. 2013-12-16T09:10+08:00)")
+        fail(f"--at 不是 ISO 时间：{text!r}（例如 2013-12-16T09:10+08:00）")
     if moment.tzinfo is None:
         from storage import campaigns
 
@@ -274,7 +313,21 @@ _register_subcommands()
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the contract: a failure is one line on stderr, never a traceback
+        logging.getLogger(__name__).debug("kaohe failed", exc_info=True)
+        typer.echo(f"kaohe：出错了：{_one_line(exc)}", err=True)
+        sys.exit(1)
+
+
+def _one_line(exc: Exception) -> str:
+    """The first line of what went wrong, from the driver when SQLAlchemy wraps it."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {text[0]}" if text else type(inner).__name__
 
 
 if __name__ == "__main__":

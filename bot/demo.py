@@ -12,6 +12,7 @@ from storage.campaign import DEFAULT_CAMPAIGN, parse_campaign
 
 SAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "samples" / "roster"
 DAYS_INTO_SELF_CHECK = 3
+DEMO_KEYS = ("demo_soon", "demo_liaison")
 _DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
 
@@ -28,7 +29,7 @@ def demo_campaign_text(now: datetime, source: Path = DEFAULT_CAMPAIGN) -> str:
 
 
 def _soon_reminders(local_now: datetime) -> str:
-    soon = [("demo_soon", 2, "clerks_not_submitted"), ("demo_liaison", 3, "liaison_officers")]
+    soon = [(DEMO_KEYS[0], 2, "clerks_not_submitted"), (DEMO_KEYS[1], 3, "liaison_officers")]
     blocks = []
     for key, minutes, audience in soon:
         at = (local_now + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
@@ -38,6 +39,23 @@ def _soon_reminders(local_now: datetime) -> str:
             f'\n[[reminders]]\nkey = "{stamped}"\nat = "{at}"\naudience = "{audience}"\nabout = "self_check"\n'
         )
     return "\n# Demo only: reminders a few minutes after start-up." + "".join(blocks)
+
+
+AUDIENCE_NAMES = {"clerks_not_submitted": "未提交单位的填报员", "liaison_officers": "联络员"}
+
+
+def demo_reminder_lines(campaign, now: datetime) -> list[str]:
+    """When the demo's own reminders arrive, in the campaign's zone, so a newcomer knows when to look."""
+    soon = [r for r in campaign.reminders if r.key.startswith(DEMO_KEYS)]
+    lines = []
+    for r in sorted(soon, key=campaign.reminder_time):
+        at = campaign.local(campaign.reminder_time(r))
+        minutes = max(0, round((at - now).total_seconds() / 60))
+        who = AUDIENCE_NAMES.get(r.audience, r.audience)
+        lines.append(
+            f"演示提醒：{at:%H:%M}（{campaign.campaign.timezone}，约 {minutes} 分钟后）发给{who}，在模拟器右栏可以看到"
+        )
+    return lines
 
 
 def demo_admin_token(path: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from bot.demo import SAMPLE_ROSTER, demo_campaign_text
+from bot.demo import SAMPLE_ROSTER, demo_campaign_text, demo_reminder_lines
 from bot.settings import Settings
 from handlers.roster_import import DEFAULT_ORG_TYPES, ImportReport, import_roster
 from storage import campaigns
@@ -30,7 +30,7 @@ def import_routine_file(db: Database, path: str | Path, actor: str = "cli") -> I
     with db.write() as session:
         campaign = campaigns.active_campaign(session=session)
         if campaign is None:
-            raise RuntimeError("no active campaign: run `kaohe campaign load FILE`")
+            raise RuntimeError("没有进行中的考核：请先运行 `kaohe campaign load FILE`")
         return import_routine_scores(
             session=session, campaign=campaign, rows=rows, actor=actor, source=Path(path).name, now=utcnow()
         )
@@ -50,7 +50,7 @@ def schema_is_current(db: Database) -> bool:
 def prepare(db: Database, settings: Settings) -> None:
     """Before serving: the schema must be current, and the campaign file of KAOHE_CAMPAIGN is loaded."""
     if not schema_is_current(db):
-        raise RuntimeError("the database schema is not current: run `kaohe db upgrade`")
+        raise RuntimeError("数据库结构不是最新的：请先运行 `kaohe db upgrade`")
     load_campaign_file(db, settings.campaign)
 
 
@@ -66,4 +66,14 @@ def setup_demo(db: Database, campaign_out: Path, now: datetime) -> list[str]:
         f"demo campaign: {campaign.campaign.title} ({campaign_out}), self-check "
         f"{campaign.phase('self_check').start} to {campaign.phase('self_check').end}"
     ]
-    return lines + [line for report in reports for line in report.lines()]
+    return lines + [line for report in reports for line in report.lines()] + demo_reminder_lines(campaign, now)
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist yet; None for one that does, or a server."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return None if Path(parsed.database).exists() else parsed.database

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.delivery import LocalTransport, Sender, Transport
+from bot.secret_key import keyring as make_keyring
 from bot.settings import Settings
 from handlers.dispatch import Dispatcher
 from storage.clock import Clock
 from storage.db import Database
+from storage.secrecy import Keyring
 
 
 @dataclass
@@ -18,6 +20,7 @@ class Services:
     clock: Clock
     dispatcher: Dispatcher
     sender: Sender
+    keyring: Keyring
 
     def close(self) -> None:
         self.db.dispose()
@@ -27,9 +30,15 @@ def build_services(settings: Settings, *, clock: Clock | None = None, transport:
     clock = clock or Clock()
     db = Database(settings.database_url)
     transport = transport or make_transport(settings)
+    keyring = make_keyring(settings)
     sender = Sender(db, transport, clock)
     return Services(
-        settings=settings, db=db, clock=clock, dispatcher=Dispatcher(db, clock, sender.wakeup), sender=sender
+        settings=settings,
+        db=db,
+        clock=clock,
+        dispatcher=Dispatcher(db, clock, sender.wakeup, keyring=keyring),
+        sender=sender,
+        keyring=keyring,
     )
 
 

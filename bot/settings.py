@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     bot_aes_key: str | None = Field(None, validation_alias="WECOM_BOT_AES_KEY")
     api_base: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", validation_alias="WECOM_API_BASE")
     max_age_s: int = Field(600, ge=0, validation_alias="WECOM_MAX_AGE_S")
+    secret_key: str | None = Field(None, validation_alias="KAOHE_SECRET_KEY")
 
     @field_validator("database_url")
     @classmethod
@@ -61,6 +62,13 @@ class Settings(BaseSettings):
     def _token(cls, value: str | None) -> str | None:
         if value and not _TOKEN.fullmatch(value):
             raise ValueError("must be 1 to 32 letters or digits")
+        return value or None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value and len(value) < 32:
+            raise ValueError(f"must be at least 32 characters (got {len(value)})")
         return value or None
 
     @field_validator("api_base")
@@ -96,6 +104,7 @@ _ENV_NAMES = {
     "bot_aes_key": "WECOM_BOT_AES_KEY",
     "api_base": "WECOM_API_BASE",
     "max_age_s": "WECOM_MAX_AGE_S",
+    "secret_key": "KAOHE_SECRET_KEY",
 }
 
 

@@ -11,6 +11,7 @@ from storage.campaign import Campaign
 from storage.directory import RosterView
 from storage.models import DialogState, Person, Unit
 from storage.render import render
+from storage.secrecy import Keyring
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,22 @@ class Reply:
     text: str
     to: list[str] | None = None  # None: back to the sender, in this conversation
     chat_id: str | None = None  # a group chat
-    msgtype: str = "text"
+    msgtype: str = "text"  # text | markdown | template_card | update_template_card (text is then the card's JSON)
+    private: bool = False  # names a secret ballot's choices: kept sealed wherever it is stored
 
     def as_dict(self) -> dict:
         return {"text": self.text, "to": self.to, "chat_id": self.chat_id, "msgtype": self.msgtype}
 
+    def stored(self, keyring: Keyring | None) -> dict:
+        """The form kept for a redelivery; a private reply is sealed, so the database never shows a choice."""
+        if not self.private or keyring is None:
+            return self.as_dict()
+        return {"sealed": keyring.seal(self.as_dict(), "reply")}
+
     @classmethod
-    def from_dict(cls, data: dict) -> Reply:
+    def from_dict(cls, data: dict, keyring: Keyring | None = None) -> Reply:
+        if "sealed" in data:
+            return cls(**keyring.unseal(data["sealed"], "reply"), private=True)
         return cls(**data)
 
 
@@ -50,6 +60,7 @@ class Turn:
     state: DialogState
     now: datetime
     replies: list[Reply] = field(default_factory=list)
+    keyring: Keyring | None = None  # the secret ballot's keys (storage.secrecy)
     roster: RosterView | None = None  # the dispatcher's in-memory roster (people, units, admins), if any
 
     @property

@@ -14,6 +14,7 @@ from storage.clock import Clock
 from storage.db import Database
 from storage.directory import Directory
 from storage.render import render
+from storage.secrecy import Keyring
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000  # characters a person may send in one message; WeCom's own cap is 2048 bytes
@@ -22,8 +23,10 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Dispatcher:
-    def __init__(self, db: Database, clock: Clock, wakeup: threading.Event | None = None):
-        self.db, self.clock = db, clock
+    def __init__(
+        self, db: Database, clock: Clock, wakeup: threading.Event | None = None, *, keyring: Keyring | None = None
+    ):
+        self.db, self.clock, self.keyring = db, clock, keyring
         self.wakeup = wakeup  # set once a turn has committed outbox rows, so the sender looks at once
         self.directory = Directory()  # roster and campaign in memory, checked against their stamp each turn
 
@@ -35,13 +38,14 @@ class Dispatcher:
         with self.db.write() as session:
             self.db.lock_person(session, inbound.userid)  # before anything of the person is read
             if not dialogs.claim(session=session, key=inbound.msg_key, userid=inbound.userid, now=self.clock.now()):
-                return [Reply.from_dict(r) for r in dialogs.answered(session=session, key=inbound.msg_key)]
+                answered = dialogs.answered(session=session, key=inbound.msg_key)
+                return [Reply.from_dict(r, self.keyring) for r in answered]
             replies = self._handle(session, inbound)
             mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
             later = [Reply(text, to=[inbound.userid]) for text in overflow]
             queued = later + [r for r in replies if r.to is not None or r.chat_id is not None]
             self._enqueue(session, inbound, queued)
-            dialogs.answer(session=session, key=inbound.msg_key, replies=[r.as_dict() for r in mine])
+            dialogs.answer(session=session, key=inbound.msg_key, replies=[r.stored(self.keyring) for r in mine])
             queued = session.info.get(outbox.ENQUEUED, False)
         if queued and self.wakeup is not None:  # only now: the rows are committed
             self.wakeup.set()
@@ -64,6 +68,7 @@ class Dispatcher:
             unit=view.unit(session, person.unit_code) if person.unit_code else None,
             state=state,
             now=self.clock.now(),
+            keyring=self.keyring,
             roster=view,
         )
         router.route(turn)
@@ -87,7 +92,7 @@ class Dispatcher:
 def _fit(replies: list[Reply], limit: int | None) -> tuple[list[Reply], list[str]]:
     """Split the sender's reply at line breaks into pieces of at most `limit` UTF-8 bytes: the first is
     the passive answer, the rest go through the outbox in order."""
-    if not replies or limit is None or len(replies[0].text.encode()) <= limit:
+    if not replies or limit is None or replies[0].msgtype != "text" or len(replies[0].text.encode()) <= limit:
         return replies, []
     pieces, current = [], ""
     for line in replies[0].text.split("\n"):
@@ -101,9 +106,12 @@ def _fit(replies: list[Reply], limit: int | None) -> tuple[list[Reply], list[str
             candidate = candidate[len(cut) :]
         current = candidate
     pieces.append(current)
-    return [Reply(pieces[0])], pieces[1:]
+    return [Reply(pieces[0]), *replies[1:]], pieces[1:]
 
 
 def _merge(replies: list[Reply]) -> list[Reply]:
-    """The sender gets one message: WeCom's passive reply carries one, and a phone shows one bubble."""
-    return [Reply("\n\n".join(r.text for r in replies))] if replies else []
+    """The sender gets one text message (WeCom's passive reply carries one, a phone shows one bubble);
+    a card goes after it as it is."""
+    texts = [r for r in replies if r.msgtype == "text"]
+    merged = [Reply("\n\n".join(r.text for r in texts), private=any(r.private for r in texts))] if texts else []
+    return merged + [r for r in replies if r.msgtype != "text"]

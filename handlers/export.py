@@ -7,7 +7,7 @@ import io
 import json
 
 from handlers.progress import UnitProgress, all_progress
-from storage import campaigns
+from storage import campaigns, votes
 from storage.db import Database
 
 FORMATS = ("json", "csv", "xlsx")
@@ -19,14 +19,16 @@ class ExportError(ValueError):
 
 def export_tables(db: Database, fmt: str) -> bytes:
     if fmt not in FORMATS:
-        raise ExportError(f"--format: one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise ExportError(f"--format 只能是 {'、'.join(FORMATS)} 之一，不能是 {fmt!r}")
     with db.read() as session:
         campaign = campaigns.active_campaign(session=session)
         if campaign is None:
-            raise ExportError("no active campaign: run `kaohe campaign load FILE`")
+            raise ExportError("没有进行中的考核：请先运行 `kaohe campaign load FILE`")
         rows = all_progress(session=session, campaign=campaign)
+        recommended = recommendations_by_unit(votes.closed_results(session=session, campaign_id=campaign.id))
     if fmt == "json":
-        return json.dumps([unit_record(p) for p in rows], ensure_ascii=False, indent=2).encode() + b"\n"
+        records = [{**unit_record(p), "recommendations": recommended.get(p.unit.code, [])} for p in rows]
+        return json.dumps(records, ensure_ascii=False, indent=2).encode() + b"\n"
     if fmt == "csv":
         return _csv(rows)
     from handlers.export_xlsx import workbook_bytes
@@ -48,6 +50,27 @@ def unit_record(p: UnitProgress) -> dict:
         "submitted": p.submitted,
         "submitted_at": p.submitted_at.isoformat() if p.submitted_at else None,
     }
+
+
+def recommendations_by_unit(results: list[votes.VoteResult]) -> dict[str, list[dict]]:
+    """Closed votes' counts for the unit's organisation or the people it put forward (never who chose whom)."""
+    found: dict[str, list[dict]] = {}
+    for result in results:
+        for c in result.candidates:
+            if c.unit_code:
+                found.setdefault(c.unit_code, []).append(
+                    {
+                        "kind": result.kind,
+                        "title": result.title,
+                        "group": result.group,
+                        "candidate": c.label,
+                        "votes": c.count,
+                        "rank": 1 + sum(o.count > c.count for o in result.candidates),
+                        "eligible": result.eligible,
+                        "voted": result.voted,
+                    }
+                )
+    return found
 
 
 def _csv(rows: list[UnitProgress]) -> bytes:

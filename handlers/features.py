@@ -4,12 +4,14 @@ registry pattern): the router never imports a feature, so the dependency points 
 from handlers import (
     activities,
     admin,
+    ballots,
     liaison,
     questions,
     scoring_chat,
     selfscore,
     sentences,
     submit,
+    votes,
 )
 
 FEATURES = (
@@ -21,4 +23,6 @@ FEATURES = (
     selfscore,
     sentences,
     submit,
+    votes,
+    ballots,
 )

@@ -105,11 +105,11 @@ def _status(status: str) -> str:
 
 def results_bytes(db: Database, fmt: str) -> bytes:
     if fmt not in RESULT_FORMATS:
-        raise ResultsError(f"--format: one of {', '.join(RESULT_FORMATS)}, not {fmt!r}")
+        raise ResultsError(f"--format 只能是 {'、'.join(RESULT_FORMATS)} 之一，不能是 {fmt!r}")
     with db.read() as session:
         campaign = campaigns.active_campaign(session=session)
         if campaign is None:
-            raise ResultsError("no active campaign: run `kaohe campaign load FILE`")
+            raise ResultsError("没有进行中的考核：请先运行 `kaohe campaign load FILE`")
         rows = unit_results(session=session, campaign=campaign)
     if fmt == "json":
         return json.dumps([result_record(r) for r in rows], ensure_ascii=False, indent=2).encode() + b"\n"

@@ -18,6 +18,8 @@ _QUESTIONS: list[tuple[str, re.Pattern, Handler]] = []  # (role, pattern, handle
 _FLOWS: dict[str, Handler] = {}
 _EXPIRES: dict[str, timedelta] = {}  # flows that ask for a confirmation go stale
 _FREE: dict[str, Handler] = {}  # role -> handler for text that is no keyword
+_ACTIONS: list[Handler] = []  # a click on a card: a feature's handler looks at turn.inbound.action
+_BEFORE: list[Handler] = []  # run on every message before routing (a group chat's first message binds it)
 ROLES = ("clerk", "liaison", "admin")
 _DIGIT = re.compile(r"[0-9]")
 
@@ -66,6 +68,16 @@ def free_text(role: str):
     return register
 
 
+def action(handler: Handler) -> Handler:
+    _ACTIONS.append(handler)
+    return handler
+
+
+def before(handler: Handler) -> Handler:
+    _BEFORE.append(handler)
+    return handler
+
+
 def find_command(turn: Turn) -> Handler | None:
     word = normalise_command(turn.text)
     role = turn.person.role
@@ -80,6 +92,12 @@ def find_question(turn: Turn) -> Handler | None:
 
 
 def route(turn: Turn) -> None:
+    for hook in _BEFORE:
+        hook(turn)
+    if turn.inbound.action is not None:
+        for handler in _ACTIONS:
+            handler(turn)
+        return
     word = normalise_command(turn.text)
     if word in CANCEL:
         return _cancel(turn)

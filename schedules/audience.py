@@ -10,10 +10,13 @@ from functools import cached_property
 from sqlmodel import Session, select
 
 from handlers.progress import UnitProgress, all_progress
+from storage import roster, votes
 from storage.calendar import days_left
 from storage.campaign import Campaign, Phase, Reminder
 from storage.models import Person
 from storage.render import render
+from storage.secrecy import Keyring
+from storage.times import shown
 
 LISTED = 10  # units or groups named in one message before "and N more": WeCom's text limit is 2048 bytes
 
@@ -32,6 +35,7 @@ class Occasion:
     campaign: Campaign
     reminder: Reminder
     now: datetime
+    keyring: Keyring | None = None  # voters_not_voted needs it to tell who has voted
     _texts: dict = field(default_factory=dict)
 
     @cached_property
@@ -63,9 +67,11 @@ def audience(name: str):
     return register
 
 
-def select_audience(session: Session, campaign: Campaign, reminder: Reminder, now: datetime) -> list[Letter]:
+def select_audience(
+    session: Session, campaign: Campaign, reminder: Reminder, now: datetime, keyring: Keyring | None = None
+) -> list[Letter]:
     """Everyone the reminder is for at `now`, each with their text; reads only, never writes."""
-    return AUDIENCES[reminder.audience](Occasion(session, campaign, reminder, now))
+    return AUDIENCES[reminder.audience](Occasion(session, campaign, reminder, now, keyring))
 
 
 def _by(rows, index: int) -> dict:
@@ -118,9 +124,26 @@ def liaison_officers(o: Occasion) -> list[Letter]:
 
 @audience("voters_not_voted")
 def voters_not_voted(o: Occasion) -> list[Letter]:
-    """Voters who have not voted in an open vote of their group. Votes arrive in a later issue: until
-    then no vote is open, so nobody is selected."""
-    return []
+    """Exactly the voters without a ballot in each vote open at `now`, told the vote and its closing time.
+    Without the service's key nobody can tell who has voted, so nobody is selected."""
+    if o.keyring is None:
+        return []
+    letters = []
+    groups = {g.id: g.name for g in roster.groups(session=o.session)}
+    for vote in votes.votes(session=o.session, campaign_id=o.campaign.id, status="open"):
+        if vote.closes_at <= o.now:
+            continue
+        missing = votes.not_voted(session=o.session, vote=vote, keyring=o.keyring)
+        userids = sorted({u for voter in missing for u in voter.userids})
+        if userids:
+            text = o.render(
+                "reminder_voter.txt",
+                group=groups.get(vote.group_id, ""),
+                vote_title=vote.title,
+                closes=shown(o.campaign.local(vote.closes_at)),
+            )
+            letters.append(Letter(text, userids))
+    return letters
 
 
 @audience("admins")

@@ -13,6 +13,7 @@ from storage.calendar import reminder_state, window
 from storage.campaign import Campaign, Reminder
 from storage.db import Database
 from storage.outbox import BATCH, USEFUL_FOR
+from storage.secrecy import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,12 @@ class Fired:
 
 
 def fire_reminder(
-    db: Database, campaign: Campaign, reminder: Reminder, now: datetime, holder: str | None = None
+    db: Database,
+    campaign: Campaign,
+    reminder: Reminder,
+    now: datetime,
+    holder: str | None = None,
+    keyring: Keyring | None = None,
 ) -> Fired:
     """Send a reminder to its audience at `now`, once: a second call, or a second scheduler, adds nothing.
 
@@ -46,7 +52,7 @@ def fire_reminder(
         )
         if run_id is None:
             return Fired(reminder.key, "already")
-        letters = select_audience(session, campaign, reminder, now)
+        letters = select_audience(session, campaign, reminder, now, keyring=keyring)
         done = reminders.recorded(session=session, campaign_id=campaign.id, key=reminder.key)
         batches = batch_letters(letters, exclude=done)
         count = reminders.enqueue_batches(
@@ -102,7 +108,9 @@ def skip_reminder(
         )
 
 
-def act_on_due(db: Database, campaign: Campaign, now: datetime, holder: str | None = None) -> list[Fired]:
+def act_on_due(
+    db: Database, campaign: Campaign, now: datetime, holder: str | None = None, keyring: Keyring | None = None
+) -> list[Fired]:
     """On time or after downtime alike: fire each due reminder not acted on yet; skip, with a log line,
     those whose phase has ended."""
     with db.read() as session:
@@ -113,7 +121,7 @@ def act_on_due(db: Database, campaign: Campaign, now: datetime, holder: str | No
         if reminder.key in acted or state == "future":
             continue
         if state == "due":
-            results.append(fire_reminder(db, campaign, reminder, now, holder))
+            results.append(fire_reminder(db, campaign, reminder, now, holder, keyring))
             _log_fired(campaign, reminder, results[-1])
         elif skip_reminder(db, campaign, reminder, now, holder):
             results.append(Fired(reminder.key, "skipped"))

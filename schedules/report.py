@@ -13,11 +13,12 @@ from storage.calendar import reminder_state
 from storage.campaign import Campaign, Reminder
 from storage.db import Database
 from storage.render import render
+from storage.secrecy import Keyring
 
 NAMED = 10  # people named per reminder; the rest are counted
 
 
-def reminders_report(db: Database, moment: datetime) -> str:
+def reminders_report(db: Database, moment: datetime, keyring: Keyring | None = None) -> str:
     """What is due at `moment` (or would be), to whom, and what was recorded and sent; writes nothing."""
     with db.read() as session:
         campaign = campaigns.active_campaign(session=session)
@@ -27,13 +28,22 @@ def reminders_report(db: Database, moment: datetime) -> str:
             "names": {p.userid: p.name for p in roster.people(session=session)},
             "runs": reminders.runs(session=session, campaign_id=campaign.id),
             "counts": reminders.delivery_counts(session=session, campaign_id=campaign.id),
+            "keyring": keyring,
         }
         rows = [_row(session, campaign, r, moment, **known) for r in campaign.reminders]
     return render("reminders_report.txt", campaign=campaign, moment=campaign.local(moment), rows=rows, named=NAMED)
 
 
 def _row(
-    session: Session, campaign: Campaign, reminder: Reminder, moment: datetime, *, names: dict, runs: dict, counts: dict
+    session: Session,
+    campaign: Campaign,
+    reminder: Reminder,
+    moment: datetime,
+    *,
+    names: dict,
+    runs: dict,
+    counts: dict,
+    keyring: Keyring | None,
 ) -> dict:
     run, counts = runs.get(reminder.key), counts.get(reminder.key, {})
     failed = reminders.failed_rows(session=session, campaign_id=campaign.id, key=reminder.key) if counts else []
@@ -44,7 +54,7 @@ def _row(
         "state": reminder_state(campaign, reminder, moment),
         "run": run,
         "acted_at": campaign.local(run.acted_at) if run else None,
-        "would": [] if run else [names.get(u, u) for u in _would_receive(session, campaign, reminder, moment)],
+        "would": [] if run else [names.get(u, u) for u in _would_receive(session, campaign, reminder, moment, keyring)],
         "counts": {k: counts.get(k, 0) for k in ("sent", "pending", "failed", "expired")},
         "recorded": sum(counts.values()),
         "errors": [row.last_error for row in failed],
@@ -59,7 +69,9 @@ def _row(
     }
 
 
-def _would_receive(session: Session, campaign: Campaign, reminder: Reminder, moment: datetime) -> list[str]:
-    letters = select_audience(session, campaign, reminder, moment)
+def _would_receive(
+    session: Session, campaign: Campaign, reminder: Reminder, moment: datetime, keyring: Keyring | None
+) -> list[str]:
+    letters = select_audience(session, campaign, reminder, moment, keyring=keyring)
     done = reminders.recorded(session=session, campaign_id=campaign.id, key=reminder.key)
     return [u for _, _, users in batch_letters(letters, exclude=done) for u in users]

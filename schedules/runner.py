@@ -18,6 +18,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from schedules.firing import Fired, act_on_due
+from schedules.votes import close_due_votes
 from storage import campaigns, dialogs, leases, reminders
 from storage.campaign import Campaign, CampaignError
 from storage.campaigns import load_campaign_file
@@ -93,8 +94,9 @@ class ReminderScheduler:
             if row.source_hash != self._scheduled_hash:
                 self.reschedule(campaign, now)
                 self._scheduled_hash = row.source_hash
-            fired = act_on_due(self.services.db, campaign, now, self.holder)
-            if any(f.outcome == "fired" and f.recipients for f in fired):
+            fired = act_on_due(self.services.db, campaign, now, self.holder, keyring=self.services.keyring)
+            closed = close_due_votes(self.services.db, self.services.keyring, now)
+            if closed or any(f.outcome == "fired" and f.recipients for f in fired):
                 self.services.sender.wakeup.set()
             return fired
 

@@ -111,6 +111,8 @@ class Recommendation(_Strict):
     key: str
     name: str
     candidates: Literal["units_of_group", "nominated_people"]
+    max_choices: int = Field(1, ge=1)  # the default 限选 when the officer names none
+    ballot_per: Literal["clerk", "unit"] = "clerk"  # every clerk votes, or one ballot per unit
 
 
 class Grade(_Strict):

@@ -200,6 +200,53 @@ class ReminderRun(SQLModel, table=True):
     holder: str | None = Field(default=None, max_length=128)
 
 
+# --- recommendation votes (issue 8) ---
+
+
+class Vote(SQLModel, table=True):
+    """One democratic recommendation in one liaison group: draft (nominating), open, then closed."""
+
+    __tablename__ = "vote"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64, index=True)
+    group_id: int = Field(foreign_key="liaison_group.id", index=True)
+    kind: str = Field(max_length=64)  # the campaign's recommendation key
+    title: str = Field(max_length=64)
+    max_choices: int = 1
+    ballot_per: str = Field(default="clerk", max_length=16)  # clerk | unit
+    status: str = Field(default="draft", max_length=16, index=True)  # draft | open | closed
+    chat_id: str | None = Field(default=None, max_length=64)
+    opened_by: str | None = Field(default=None, max_length=64)
+    opened_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    closes_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
+    closed_by: str | None = Field(default=None, max_length=64)
+    closed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    eligible: int | None = None  # 应到, fixed at closing
+    voted: int | None = None  # 实到, fixed at closing
+
+
+class VoteCandidate(SQLModel, table=True):
+    __tablename__ = "vote_candidate"
+    __table_args__ = (UniqueConstraint("vote_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    vote_id: int = Field(foreign_key="vote.id", index=True)
+    number: int
+    label: str = Field(max_length=160)
+    unit_code: str | None = Field(default=None, max_length=32)
+    userid: str | None = Field(default=None, max_length=64)  # a nominee on the roster
+    count: int | None = None  # set at closing; sealed until then
+
+
+class Ballot(SQLModel, table=True):
+    """A secret ballot: the voter only as a keyed hash, the choices sealed with the service's key; no
+    serial id and no time, so neither order nor timing ties a row to a message."""
+
+    __tablename__ = "ballot"  # the primary key (vote, voter hash) is what makes one ballot per voter
+    vote_id: int = Field(foreign_key="vote.id", primary_key=True)
+    voter_hash: str = Field(max_length=64, primary_key=True)
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+
+
 # ---- scoring, bonus items, grades and generated files (issue 11) ----
 
 

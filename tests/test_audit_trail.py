@@ -55,7 +55,7 @@ def test_kaohe_audit_shows_a_submission_in_words(chat, kaohe, sqlite_url, servic
 def test_kaohe_audit_of_an_unknown_unit_fails_in_one_line(kaohe, sqlite_url, services):
     result = kaohe("audit", "--unit", "U99", env={"KAOHE_DATABASE_URL": sqlite_url})
     assert result.returncode == 1
-    assert result.stderr.strip() == "kaohe audit: 没有单位编码 U99" and result.stdout == ""
+    assert result.stderr.strip() == "kaohe：没有单位编码 U99" and result.stdout == ""
 
 
 @pytest.mark.parametrize("limit", ["0", "-3", "abc"])

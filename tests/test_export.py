@@ -14,7 +14,9 @@ def test_json_export_shows_exactly_what_was_entered(chat, services):
     units = json.loads(export_tables(services.db, "json"))
     assert len(units) == 12
     u01 = next(u for u in units if u["code"] == "U01")
-    assert set(u01) == {"code", "name", "org_type", "group", "activities", "scores", "submitted", "submitted_at"}
+    contract = {"code", "name", "org_type", "group", "activities", "scores", "submitted", "submitted_at"}
+    assert set(u01) == contract | {"recommendations"}  # a field added for votes beside the contract's
+    assert u01["recommendations"] == []
     assert u01["activities"]["dangweihui"] == {"count": 6, "target": 6, "note": "其中1次扩大会议"}
     assert u01["activities"]["zhengzhi_xuexi"] == {"count": 20, "target": 24, "note": None}
     assert u01["activities"]["zhuyao_lingdao_shang_dangke"] == {"count": None, "target": None, "note": None}

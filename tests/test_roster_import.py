@@ -203,4 +203,4 @@ def test_cli_refuses_a_junk_file_with_a_chinese_line(kaohe, tmp_path):
     junk.write_bytes(bytes(range(256)))
     result = kaohe("roster", "import", UNITS, junk)
     assert result.returncode != 0
-    assert result.stderr.startswith("导入失败：") and "Traceback" not in result.stderr
+    assert result.stderr.startswith("kaohe：导入失败：") and "Traceback" not in result.stderr

@@ -115,4 +115,4 @@ def test_cli_refused_rows_exit_non_zero_with_row_numbers(cli_ready, tmp_path):
 
 def test_cli_unreadable_file_is_one_line_not_a_traceback(cli_ready):
     done = cli_ready("scores", "import", "missing.csv")
-    assert done.returncode == 2 and done.stderr.startswith("导入失败：") and "Traceback" not in done.stderr
+    assert done.returncode == 2 and done.stderr.startswith("kaohe：导入失败：") and "Traceback" not in done.stderr

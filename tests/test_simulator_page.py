@@ -167,7 +167,6 @@ def count(services, model) -> int:
         {"text": "帮助"},
         {"userid": "wangfang", "text": ""},
         {"userid": "", "text": "帮助"},
-        {"userid": "wangfang", "text": "党" * 10_000},
         {"userid": "w" * 65, "text": "帮助"},
         {"userid": 42, "text": "帮助"},
         {"userid": "wangfang", "text": ["帮助"]},
@@ -199,17 +198,17 @@ def test_send_with_a_body_that_cannot_be_read_or_stored_is_a_4xx(api, demo_servi
 
 def test_refused_request_is_logged_and_not_echoed_back(api, caplog):
     caplog.set_level(logging.INFO, logger="bot.app")
-    response = api.post("/api/sim/send", json={"userid": "wangfang", "text": "秘密" * 3000})
+    response = api.post("/api/sim/send", json={"userid": "秘密" * 40, "text": "秘密" * 3000})
     assert response.status_code == 422 and "秘密" not in response.text
-    assert any("refused POST /api/sim/send: body.text" in r.getMessage() for r in caplog.records)
+    assert any("refused POST /api/sim/send: body.userid" in r.getMessage() for r in caplog.records)
 
 
 def test_send_as_someone_not_on_the_roster_gets_a_polite_answer(api):
     response = api.post("/api/sim/send", json={"userid": "nobody", "text": "帮助"})
     assert response.status_code == 200
-    assert response.json() == {
-        "replies": ["您好！您还不在本次考核的名单中，暂时无法使用考核助手。如有疑问，请联系市直工委组织部。"]
-    }
+    assert response.json()["replies"] == [
+        "您好！您还不在本次考核的名单中，暂时无法使用考核助手。如有疑问，请联系市直工委组织部。"
+    ]
 
 
 def test_send_longer_than_a_chat_message_is_answered_in_chinese(api):

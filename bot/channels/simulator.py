@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse
@@ -13,16 +15,20 @@ from starlette.concurrency import run_in_threadpool
 from bot.channels.admin_api import require_admin
 from bot.services import Services
 from handlers.base import Inbound
-from storage import outbox, roster
+from handlers.dispatch import MAX_TEXT
+from storage import campaigns, conversations, outbox, roster
 from storage.render import render
 
 log = logging.getLogger(__name__)
 ROLE_NAMES = {"clerk": "填报员", "liaison": "联络员", "admin": "工委管理员"}
 
 
+MAX_BODY = 64 * 1024  # bytes: the request cap; the length rule for text itself is the dispatcher's MAX_TEXT
+
+
 class SimMessage(BaseModel):
     userid: str = Field(min_length=1, max_length=64)
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1)  # no cap of its own: one rule (MAX_TEXT), one sentence (too_long.txt)
 
     @field_validator("userid", "text")
     @classmethod
@@ -53,20 +59,57 @@ def router(services: Services) -> APIRouter:
             )
             return [_person(p, units, groups) for p in people]
 
-    @api.post("/api/sim/send", dependencies=[Depends(guard)])
+    @api.post("/api/sim/send", dependencies=[Depends(guard), Depends(_capped)])
     async def send(message: SimMessage):
         inbound = Inbound(channel="sim", userid=message.userid, text=message.text, msg_key=f"sim:{uuid.uuid4().hex}")
         replies = await run_in_threadpool(services.dispatcher.dispatch, inbound)
         services.sender.wakeup.set()
-        return {"replies": [r.text for r in replies]}
+        texts = [r.text for r in replies]
+        turn = await run_in_threadpool(_remember, services, message.userid, message.text, texts)
+        return {"replies": texts, "at": turn}
+
+    @api.get("/api/sim/chat", dependencies=[Depends(guard)])
+    def chat(userid: str = Query(min_length=1, max_length=64)):
+        """The person's conversation in the simulator, oldest first, so a reloaded page shows it again."""
+        with services.db.read() as session:
+            zone = _zone(session)
+            return [
+                {"text": t.text, "replies": t.replies, "at": _local(t.created_at, zone)}
+                for t in conversations.recent(session=session, userid=userid)
+            ]
 
     @api.get("/api/sim/messages", dependencies=[Depends(guard)])
     def messages(after: int = Query(0, ge=0, le=2**31 - 1)):  # beyond it the database refuses the number
         with services.db.read() as session:
             names = {p.userid: p.name for p in roster.people(session=session)}
-            return [_message(row, names) for row in outbox.recent(session=session, after_id=after)]
+            zone = _zone(session)
+            return [_message(row, names, zone) for row in outbox.recent(session=session, after_id=after)]
 
     return api
+
+
+def _capped(content_length: int | None = Header(None)) -> None:
+    """A body over the cap is refused before it is read, with the bot's own sentence about long messages."""
+    if content_length is not None and content_length > MAX_BODY:
+        raise HTTPException(status_code=413, detail=render("too_long.txt", limit=MAX_TEXT))
+
+
+def _remember(services: Services, userid: str, text: str, replies: list[str]) -> str:
+    """Keep the exchange for a page reload (a second transaction: the chat's answer never waits on it)."""
+    with services.db.write() as session:
+        now = services.clock.now()
+        conversations.add(session=session, userid=userid, text=text, replies=replies, now=now)
+        return _local(now, _zone(session))
+
+
+def _zone(session) -> ZoneInfo:
+    """The active campaign's zone: times on the page read as the bot's texts do, whatever the browser's."""
+    campaign = campaigns.active_campaign(session=session)
+    return campaign.tz if campaign else ZoneInfo("Asia/Shanghai")
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%m-%d %H:%M")
 
 
 def _guard(services: Services):
@@ -97,7 +140,7 @@ def _person(p, units, groups) -> dict:
     }
 
 
-def _message(row, names: dict) -> dict:
+def _message(row, names: dict, zone: ZoneInfo) -> dict:
     return {
         "id": row.id,
         "kind": row.kind,
@@ -107,5 +150,6 @@ def _message(row, names: dict) -> dict:
         "status": row.status,
         "source": row.source,
         "created_at": row.created_at.isoformat(),
+        "at": _local(row.created_at, zone),
         "error": row.last_error,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 
 from bot.channels.wecom_api import WeComClient, WeComError
@@ -13,6 +14,8 @@ KEY_SPREAD_S = 3600  # duplicate_check_interval varies by key within WeCom's las
 
 
 def _msg(msgtype: str, content: str) -> dict:
+    if msgtype == "template_card":  # the vote card each voter gets in the app chat (wecom.md §3.2)
+        return {"msgtype": "template_card", "template_card": json.loads(content)}
     if msgtype == "markdown":
         return {"msgtype": "markdown", "markdown": {"content": content}}
     return {"msgtype": "text", "text": {"content": content}}
@@ -33,6 +36,8 @@ class WeComTransport:
 
     def send_users(self, userids: list[str], msgtype: str, content: str, key: str = "") -> list[str]:
         """message/send with the duplicate check on; returns the userids WeCom refused (lower-cased by WeCom)."""
+        if msgtype == "update_template_card":
+            return self._update_card(userids, content)
         try:
             answer = self.client.send_message(
                 userids, _msg(msgtype, content), duplicate_check_s=duplicate_check_interval(key)
@@ -48,6 +53,15 @@ class WeComTransport:
             self.client.appchat_send(chat_id, _msg(msgtype, content))
         except WeComError as exc:
             raise SendError(f"appchat/send {exc.errcode} {exc.errmsg}", exc.retryable) from None
+
+    def _update_card(self, userids: list[str], content: str) -> list[str]:
+        """message/update_template_card with the click's response code, for those who clicked (§3.3)."""
+        try:
+            answer = self.client.update_template_card({**json.loads(content), "userids": list(userids)})
+        except WeComError as exc:
+            # A response code is good once and for a day: retrying a refused one cannot help.
+            raise SendError(f"update_template_card {exc.errcode} {exc.errmsg}", exc.retryable) from None
+        return _ids(answer.get("invaliduser"))
 
 
 def _ids(value) -> list[str]:

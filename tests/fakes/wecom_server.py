@@ -73,6 +73,7 @@ class FakeWeCom:
         self._valid_tokens: set[str] = set()
         self._expired_tokens: set[str] = set()
         self._chats: dict[str, dict[str, Any]] = {}
+        self._used_codes: set[str] = set()
         self.reset()
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}{PREFIX}"
@@ -248,6 +249,8 @@ class FakeWeCom:
         return _answer(0, access_token=token, expires_in=self._token_ttl)
 
     def _message_send(self, _params: dict[str, str], body: dict) -> dict:
+        if body.get("msgtype") == "template_card" and not _card_ok(body.get("template_card")):
+            return _answer(47001, errmsg="template_card invalid")
         users = [user for user in str(body.get("touser", "")).split("|") if user]
         known = self._known_users
         invalid = [user for user in users if known is not None and user not in known]
@@ -279,8 +282,12 @@ class FakeWeCom:
         return False
 
     def _update_template_card(self, _params: dict[str, str], body: dict) -> dict:
-        if not body.get("response_code"):
+        code = body.get("response_code")
+        if not code:
             return _answer(40000, errmsg="response_code missing")
+        if code in self._used_codes:  # each response code can be used once (wecom.md §3.3); routes run locked
+            return _answer(40000, errmsg="response_code used")
+        self._used_codes.add(code)
         return _answer(0, invaliduser=[])
 
     def _appchat_create(self, _params: dict[str, str], body: dict) -> dict:
@@ -303,6 +310,14 @@ class FakeWeCom:
     def _appchat_get(self, params: dict[str, str], _body: Any) -> dict:
         chat = self._chats.get(params.get("chatid", ""))
         return _answer(0, chat_info=dict(chat)) if chat else _answer(86001)
+
+
+def _card_ok(card: Any) -> bool:
+    """What WeCom checks of an interactive card: a type, a task_id, and at most 20 vote options (§3.2)."""
+    if not isinstance(card, dict) or not card.get("card_type") or not card.get("task_id"):
+        return False
+    options = (card.get("checkbox") or {}).get("option_list") or []
+    return card["card_type"] != "vote_interaction" or 0 < len(options) <= 20
 
 
 _ROUTES: dict[tuple[str, str], Callable[..., dict]] = {
