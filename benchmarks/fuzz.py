@@ -219,7 +219,10 @@ def report(server: KaoheServe, tally: Tally, rss: dict, took: float) -> int:
         print(f"  {kind:<40} " + "  ".join(f"{s}:{n}" for s, n in sorted(tally.status[kind].items(), key=str)))
         totals.update(tally.status[kind])
     print("status histogram: " + "  ".join(f"{s}:{n}" for s, n in sorted(totals.items(), key=str)))
-    errors = [line for line in server.log().splitlines() if " ERROR " in line or "Traceback" in line]
+    # uvicorn's own lines start with the level; an access line may hold "Traceback" as a generated path part.
+    errors = [
+        line for line in server.log().splitlines() if line.startswith(("ERROR", "Traceback")) or " ERROR " in line
+    ]
     fives = sum(n for s, n in totals.items() if isinstance(s, int) and s >= 500)
     print(f"5xx: {fives}  time-outs: {tally.timeouts}  ]]> replies not carried back: {tally.echo_bad}")
     print("server RSS MB: " + "  ".join(f"{k} {v:.0f}" for k, v in rss.items()))

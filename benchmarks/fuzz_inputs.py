@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -208,7 +209,7 @@ def _echo(draw, path: str) -> Req:
     tail = draw(st.sampled_from(["]]>", "]]]]>", "a]]>b<x", "]]>&lt", "]]></xml><xml>"]))
     text = f"党委会6次，{tail}"
     who = draw(st.sampled_from(CLERKS[:6]))
-    msgid = draw(st.integers(1, 2**62))
+    msgid = next(_ECHO_IDS)  # unique: a drawn id may repeat, and a repeat is rightly answered from the first
     if path == APP:
         inner = (
             f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>{who}</FromUserName><CreateTime>{_now()}</CreateTime>"
@@ -227,6 +228,7 @@ def _echo(draw, path: str) -> Req:
 
 
 BATCH = 10
+_ECHO_IDS = itertools.count(8_000_000_000_000_000_001)
 
 
 def callbacks() -> st.SearchStrategy[list[Req]]:
