@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install bench bench-callbacks faults clean
+.PHONY: run test lint install bench bench-callbacks faults fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ bench-callbacks: $(STAMP)
 # A longer WeCom outage than make test's fault run, with the shipped backoff; prints figures, never fails.
 faults: $(STAMP)
 	$(BIN)/python -m benchmarks.faults --outage 90
+
+# 100,000 hostile requests against a real `kaohe serve` (not part of `make test`); fails on any 5xx.
+$(VENV)/.installed-fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]'
+	touch $@
+
+fuzz: $(VENV)/.installed-fuzz
+	$(BIN)/python -m benchmarks.fuzz --requests 100000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from bot.body_guard import BodyGuard
 from bot.services import Services, build_services
 from bot.settings import Settings
 
@@ -58,6 +59,7 @@ def create_app(
         fields = "、".join(dict.fromkeys(str(e["loc"][-1]) for e in errors if e["loc"])) or "请求体"
         return JSONResponse({"detail": errors, "message": f"请求参数不对：{fields}"}, status_code=422)
 
+    app.add_middleware(BodyGuard, read_s=settings.body_timeout_s)
     _mount_channels(app, services)
     return app
 

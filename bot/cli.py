@@ -184,16 +184,8 @@ def serve(
     """The web service; runs the reminder scheduler in-process unless told not to."""
     import uvicorn
 
-    from bot.operations import prepare
-
     s = settings()
-    db = _db(s)  # outside the try: typer.Exit is a RuntimeError too
-    try:
-        prepare(db, s)
-    except CampaignError as exc:
-        fail(f"考核文件未通过检查：{exc}")
-    except RuntimeError as exc:
-        fail(str(exc))
+    _prepare(s)
     if workers > 1:
         if not no_scheduler:
             fail("多个 worker 时请用 `kaohe serve --no-scheduler`，另起一个 `kaohe scheduler`")
@@ -207,17 +199,10 @@ def serve(
 @app.command()
 def scheduler() -> None:
     """The reminder scheduler and outbox sender alone, for deployments with several web workers."""
-    from bot.operations import prepare
     from bot.scheduler import run_forever
 
     s = settings()
-    db = _db(s)  # outside the try: typer.Exit is a RuntimeError too
-    try:
-        prepare(db, s)
-    except CampaignError as exc:
-        fail(f"考核文件未通过检查：{exc}")
-    except RuntimeError as exc:
-        fail(str(exc))
+    _prepare(s)
     run_forever(s)
 
 
@@ -285,6 +270,20 @@ def demo(
         typer.echo(line)
     if admin_token_file is not None:
         typer.echo(f"dashboard admin token (demo only, in {admin_token_file}): {demo_admin_token(admin_token_file)}")
+
+
+def _prepare(s: Settings) -> None:
+    """Schema current, campaign as start_campaign decides; one line saying which campaign is active."""
+    from bot.operations import prepare
+
+    db = _db(s)  # outside the try: typer.Exit is a RuntimeError too
+    try:
+        line = prepare(db, s)
+    except CampaignError as exc:
+        fail(f"考核文件未通过检查：{exc}")
+    except RuntimeError as exc:
+        fail(str(exc))
+    logging.getLogger("kaohe").info(line)
 
 
 def _parse_time(text: str) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import uuid
@@ -125,10 +126,11 @@ class Sender:
             log.error("outbox send failed unexpectedly: %r", future.exception())
         self.wakeup.set()
 
-    def drain(self, max_rounds: int = 1000) -> int:
-        """Send everything due now and wait for it (tests, and the sender thread's rounds); returns rows handled."""
-        total = 0
-        for _ in range(max_rounds):
+    def drain(self, max_rounds: int | None = None) -> int:
+        """Send everything due now and wait for it (tests, benchmarks); returns rows handled. A round ends at
+        each finished send, so `max_rounds` (unbounded by default) is a safety bound, not a batch size."""
+        total, rounds = 0, itertools.count()
+        while max_rounds is None or next(rounds) < max_rounds:
             started = self.pump()
             total += started
             running = self._running()

@@ -9,6 +9,7 @@ from bot.demo import SAMPLE_ROSTER, demo_campaign_text, demo_reminder_lines
 from bot.settings import Settings
 from handlers.roster_import import DEFAULT_ORG_TYPES, ImportReport, import_roster
 from storage import campaigns
+from storage.campaign import load_campaign
 from storage.campaigns import load_campaign_file
 from storage.db import Database
 from storage.models import utcnow
@@ -47,11 +48,30 @@ def schema_is_current(db: Database) -> bool:
         return MigrationContext.configure(conn).get_current_revision() == head
 
 
-def prepare(db: Database, settings: Settings) -> None:
-    """Before serving: the schema must be current, and the campaign file of KAOHE_CAMPAIGN is loaded."""
+def prepare(db: Database, settings: Settings) -> str:
+    """Before serving: the schema must be current; then the campaign as `start_campaign` decides."""
     if not schema_is_current(db):
         raise RuntimeError("数据库结构不是最新的：请先运行 `kaohe db upgrade`")
-    load_campaign_file(db, settings.campaign)
+    return start_campaign(db, settings)
+
+
+def start_campaign(db: Database, settings: Settings) -> str:
+    """A start never changes the active campaign unless the operator asked (README, "Which campaign is
+    active"): the shipped default is loaded only into a database with no campaign; a file named by
+    KAOHE_CAMPAIGN only when this database has never loaded it with this content (new, or edited since).
+    Returns one line saying what was done."""
+    path = settings.campaign_file
+    if settings.campaign_explicit:
+        load_campaign(path)  # a broken file named by KAOHE_CAMPAIGN stops the start (CampaignError), as ever
+    with db.read() as session:
+        active = campaigns.active_row(session=session)
+        seen = settings.campaign_explicit and campaigns.loaded_before(
+            session=session, path=path, digest=campaigns.file_digest(path)
+        )
+    if active is not None and (seen or not settings.campaign_explicit):
+        return f"campaign: {active.id} stays active"
+    campaign, _ = load_campaign_file(db, path, how="start" if settings.campaign_explicit else "default")
+    return f"campaign: {campaign.id} loaded from {path}"
 
 
 def setup_demo(db: Database, campaign_out: Path, now: datetime) -> list[str]:

@@ -25,7 +25,7 @@ def outbox_listing(db: Database, statuses: list[str] | None = None, limit: int =
     """The newest rows (of some statuses), each with recipients, attempts, next try or delivery, last error."""
     unknown = [s for s in statuses or [] if s not in STATUSES]
     if unknown:
-        raise OutboxError(f"--status {unknown[0]!r}: one of {', '.join(STATUSES)}")
+        raise OutboxError(f"--status 只能是 {'、'.join(STATUSES)} 之一，不能是 {unknown[0]!r}")
     with db.read() as session:
         campaign = campaigns.active_campaign(session=session)
         names = {p.userid: p.name for p in roster.people(session=session)}
@@ -58,7 +58,7 @@ def retry_rows(db: Database, ids: list[str], failed: bool, now: datetime) -> lis
     """Queue rows again: failed or expired ones in place, the refused recipients of a sent one in a new row.
     Returns one line per row; OutboxError when nothing could be queued."""
     if failed == bool(ids):
-        raise OutboxError("give outbox ids (kaohe outbox retry 12 15) or --failed, not both or neither")
+        raise OutboxError("请给出消息编号（如 kaohe outbox retry 12 15）或 --failed，二者选一")
     wanted = [_parse_id(i) for i in ids]
     with db.write() as session:
         if failed:
@@ -85,5 +85,5 @@ def _retry_one(session, outbox_id: int, now: datetime) -> str:
 def _parse_id(text: str) -> int:
     value = text.lstrip("#")
     if not value.isascii() or not value.isdigit() or len(value) > 12:
-        raise OutboxError(f"not an outbox id: {text!r} (the numbers kaohe outbox lists)")
+        raise OutboxError(f"{text!r} 不是消息编号（用 kaohe outbox 列出的数字）")
     return int(value)

@@ -22,11 +22,11 @@ def outbox_list(
     from bot.outbox_admin import OutboxError, outbox_listing
 
     if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= 10_000):
-        fail(f"kaohe outbox: --limit {limit!r}: a whole number from 1 to 10000")
+        fail(f"--limit 必须是 1 到 10000 的整数，不能是 {limit!r}")
     try:
         typer.echo(outbox_listing(_db(settings()), status or None, int(limit)))
     except OutboxError as exc:
-        fail(f"kaohe outbox: {exc}")
+        fail(str(exc))
 
 
 @outbox_app.command("retry")
@@ -41,5 +41,5 @@ def outbox_retry(
     try:
         lines = retry_rows(_db(settings()), ids or [], failed, datetime.now(UTC))
     except OutboxError as exc:
-        fail(f"kaohe outbox retry: {exc}", 1)
+        fail(str(exc), 1)
     typer.echo("\n".join(lines))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,7 +27,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = Field("sqlite:///./var/kaohe.db", validation_alias="KAOHE_DATABASE_URL")
-    campaign: str = Field(str(DEFAULT_CAMPAIGN), validation_alias="KAOHE_CAMPAIGN")
+    # None: not set, the shipped campaign; a start treats the two differently (operations.start_campaign).
+    campaign: str | None = Field(None, validation_alias="KAOHE_CAMPAIGN")
     admin_token: str | None = Field(None, validation_alias="KAOHE_ADMIN_TOKEN")
     corp_id: str | None = Field(None, validation_alias="WECOM_CORP_ID")
     agent_id: int | None = Field(None, validation_alias="WECOM_AGENT_ID")
@@ -37,6 +39,7 @@ class Settings(BaseSettings):
     bot_aes_key: str | None = Field(None, validation_alias="WECOM_BOT_AES_KEY")
     api_base: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", validation_alias="WECOM_API_BASE")
     max_age_s: int = Field(600, ge=0, validation_alias="WECOM_MAX_AGE_S")
+    body_timeout_s: float = Field(15, gt=0, le=3600, validation_alias="KAOHE_BODY_TIMEOUT_S")
     secret_key: str | None = Field(None, validation_alias="KAOHE_SECRET_KEY")
 
     @field_validator("database_url")
@@ -79,6 +82,14 @@ class Settings(BaseSettings):
         return value if value.endswith("/") else value + "/"
 
     @property
+    def campaign_file(self) -> Path:
+        return Path(self.campaign) if self.campaign else DEFAULT_CAMPAIGN
+
+    @property
+    def campaign_explicit(self) -> bool:
+        return bool(self.campaign)
+
+    @property
     def app_enabled(self) -> bool:
         return bool(self.corp_id and self.token and self.aes_key)
 
@@ -104,6 +115,7 @@ _ENV_NAMES = {
     "bot_aes_key": "WECOM_BOT_AES_KEY",
     "api_base": "WECOM_API_BASE",
     "max_age_s": "WECOM_MAX_AGE_S",
+    "body_timeout_s": "KAOHE_BODY_TIMEOUT_S",
     "secret_key": "KAOHE_SECRET_KEY",
 }
 

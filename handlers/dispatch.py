@@ -57,6 +57,9 @@ class Dispatcher:
         if person is None:
             log.info("message from %r, who is not on the roster", inbound.userid)
             return [Reply(render("not_on_roster.txt"))]
+        if not person.active:
+            log.info("message from %r, deactivated by a roster import", inbound.userid)
+            return [Reply(render("deactivated.txt", name=person.name))]
         if len(inbound.text) > MAX_TEXT:
             return [Reply(render("too_long.txt", limit=MAX_TEXT))]
         state = dialogs.load_state(session=session, userid=person.userid)

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from storage import roster
-from storage.models import Person, Unit
+from storage.models import Person, Unit, utcnow
 
 UNIT_COLUMNS = {
     "code": ("单位编码", "编码", "code"),
@@ -52,13 +52,20 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)  # (spreadsheet row number, reason)
+    deactivated: list[str] = field(default_factory=list)  # people: on the roster before, missing from this file
+    reactivated: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [
             f"{self.what}：新增 {len(self.added)}，更新 {len(self.updated)}，未变 {len(self.unchanged)}，"
             f"拒绝 {len(self.refused)}"
+            + (f"，停用 {len(self.deactivated)}，恢复 {len(self.reactivated)}" if self.what == "人员" else "")
         ]
         out += [f"  第 {row} 行：{reason}" for row, reason in self.refused]
+        if self.deactivated:
+            out.append(f"  停用（新名单中没有，不再能使用、不再收到提醒，已填内容保留）：{'、'.join(self.deactivated)}")
+        if self.reactivated:
+            out.append(f"  恢复（重新出现在名单中）：{'、'.join(self.reactivated)}")
         return out
 
 
@@ -164,8 +171,22 @@ def import_people(*, session: Session, rows) -> ImportReport:
             unit_code=r["unit"] if role == "clerk" else None,
             group_id=group.id if group else None,
         )
-        _upsert(session, report, roster.person(session=session, userid=r["userid"]), r["userid"], person)
+        existing = roster.person(session=session, userid=r["userid"])
+        if existing is not None and not existing.active:
+            report.reactivated.append(f"{r['name']}（{r['userid']}）")
+        _upsert(session, report, existing, r["userid"], person)
+    _deactivate_missing(session, report, listed={r["userid"] for _, r in rows})
     return report
+
+
+def _deactivate_missing(session: Session, report: ImportReport, listed: set[str]) -> None:
+    """People on the roster but not in this file are deactivated, never deleted (their entries and the audit
+    trail keep their name). A file whose every row was refused deactivates nobody: it is a broken file, not
+    an empty roster. A refused row still counts as listed: fix the row, nobody loses access meanwhile."""
+    if not (report.added or report.updated or report.unchanged):
+        return
+    for person in roster.deactivate_missing(session=session, keep=listed, now=utcnow()):
+        report.deactivated.append(f"{person.name}（{person.userid}）")
 
 
 def _person_problem(session: Session, r: dict, seen: set) -> str | None:

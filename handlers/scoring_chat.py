@@ -207,7 +207,7 @@ def _show(turn: Turn, code: str, template: str | None, **values) -> None:
 
 def result_values(session, campaign: Campaign, r) -> dict:
     """What unit_result.txt needs: the result, who is who, local times and the weighting line."""
-    names = {p.userid: p.name for p in roster.people(session=session, role="admin")}
+    names = {p.userid: p.name for p in roster.people(session=session, role="admin", inactive=True)}
     return {
         "r": r,
         "c": campaign,

@@ -52,7 +52,10 @@ class Occasion:
         return render(template, phase=self.phase, days=days, title=self.campaign.campaign.title, **values)
 
     def people(self, role: str) -> list[tuple[str, str | None, int | None]]:
-        query = select(Person.userid, Person.unit_code, Person.group_id).where(Person.role == role)
+        query = select(Person.userid, Person.unit_code, Person.group_id).where(
+            Person.role == role,
+            Person.active == True,  # noqa: E712  (deactivated by a roster import: no reminders)
+        )
         return list(self.session.exec(query.order_by(Person.userid)))
 
 

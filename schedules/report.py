@@ -25,7 +25,7 @@ def reminders_report(db: Database, moment: datetime, keyring: Keyring | None = N
         if campaign is None:
             return render("reminders_report.txt", campaign=None)
         known = {
-            "names": {p.userid: p.name for p in roster.people(session=session)},
+            "names": {p.userid: p.name for p in roster.people(session=session, inactive=True)},
             "runs": reminders.runs(session=session, campaign_id=campaign.id),
             "counts": reminders.delivery_counts(session=session, campaign_id=campaign.id),
             "keyring": keyring,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -22,7 +21,6 @@ from schedules.votes import close_due_votes
 from storage import campaigns, dialogs, leases, reminders
 from storage.campaign import Campaign, CampaignError
 from storage.campaigns import load_campaign_file
-from storage.models import CampaignRow
 
 if TYPE_CHECKING:  # the assembled service is built above this layer and handed in
     from bot.services import Services
@@ -142,11 +140,14 @@ class ReminderScheduler:
 
     def _reload_file(self) -> None:
         """Load the campaign file of KAOHE_CAMPAIGN when it changes; a refused edit keeps the old schedule.
-        On first sight it is loaded only if the active campaign came from it and differs (edited while down):
-        a campaign loaded by hand from another file is left alone."""
-        path = Path(self.services.settings.campaign)
+        Only a file the operator named is watched (never the shipped default), and on first sight it is loaded
+        only if this database never loaded it with this content, as at a start: a campaign loaded by hand
+        since is left alone (bot.operations.start_campaign)."""
+        if not self.services.settings.campaign_explicit:
+            return
+        path = self.services.settings.campaign_file
         try:
-            digest = hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest()
+            digest = campaigns.file_digest(path)
         except (OSError, UnicodeDecodeError) as exc:
             if self._file_hash != "unreadable":
                 log.warning("campaign file %s unreadable, the schedule stays as it was: %s", path, exc)
@@ -156,19 +157,15 @@ class ReminderScheduler:
             return
         first, self._file_hash = self._file_hash is None, digest
         with self.services.db.read() as session:
-            row = campaigns.active_row(session=session)
-        if row is not None and (row.source_hash == digest or (first and not _same_file(row, path))):
+            seen = campaigns.loaded_before(session=session, path=path, digest=digest)
+        if first and seen:
             return
         self._load(path)
 
     def _load(self, path: Path) -> None:
         try:
-            campaign, _ = load_campaign_file(self.services.db, path)
+            campaign, _ = load_campaign_file(self.services.db, path, how="watch")
         except CampaignError as exc:
             log.warning("campaign file changed but refused, the schedule stays as it was: %s", exc)
             return
         log.info("campaign file %s changed: %s reloaded", path, campaign.id)
-
-
-def _same_file(row: CampaignRow, path: Path) -> bool:
-    return row.source_path == str(path.resolve())

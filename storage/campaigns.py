@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from storage.campaign import Campaign, load_campaign, parse_campaign
 from storage.db import Database
-from storage.models import CampaignRow, utcnow
+from storage.models import CampaignLoad, CampaignRow, utcnow
 
 
 def save_campaign(*, session: Session, campaign: Campaign, text: str, path: str = "") -> tuple[CampaignRow, bool]:
@@ -46,10 +46,25 @@ def _parsed(digest: str, text: str) -> Campaign:
     return parse_campaign(text, f"campaign {digest[:8]}")
 
 
-def load_campaign_file(db: Database, path: str | Path) -> tuple[Campaign, bool]:
-    """Check the file (CampaignError names file, key and reason) and make it the active campaign."""
+def load_campaign_file(db: Database, path: str | Path, how: str = "hand") -> tuple[Campaign, bool]:
+    """Check the file (CampaignError names file, key and reason) and make it the active campaign; the load
+    is recorded with its content's digest (`how`: hand, start, watch or default)."""
     campaign = load_campaign(path)
     text = Path(path).read_text(encoding="utf-8")
+    resolved = str(Path(path).resolve())
     with db.write() as session:
-        _, changed = save_campaign(session=session, campaign=campaign, text=text, path=str(Path(path).resolve()))
+        row, changed = save_campaign(session=session, campaign=campaign, text=text, path=resolved)
+        session.add(CampaignLoad(path=resolved, source_hash=row.source_hash, campaign_id=campaign.id, how=how))
     return campaign, changed
+
+
+def file_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_text(encoding="utf-8").encode()).hexdigest()
+
+
+def loaded_before(*, session: Session, path: str | Path, digest: str) -> bool:
+    """Whether this file, with this content, was ever loaded into this database (by hand or at a start)."""
+    query = select(CampaignLoad.id).where(
+        CampaignLoad.path == str(Path(path).resolve()), CampaignLoad.source_hash == digest
+    )
+    return session.exec(query).first() is not None

@@ -41,7 +41,8 @@ class RosterView:
 
     def admins(self, session: Session) -> list[Person]:
         if self._admins is None:
-            query = select(*Person.__table__.c).where(Person.role == "admin").order_by(Person.unit_code, Person.userid)
+            query = select(*Person.__table__.c).where(Person.role == "admin", Person.active == True)  # noqa: E712
+            query = query.order_by(Person.unit_code, Person.userid)
             self._admins = [Person(**row._mapping) for row in session.execute(query)]
         return list(self._admins)
 

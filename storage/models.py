@@ -70,6 +70,9 @@ class Person(SQLModel, table=True):
     role: str = Field(max_length=16, index=True)  # clerk | liaison | admin
     unit_code: str | None = Field(default=None, foreign_key="unit.code", index=True)
     group_id: int | None = Field(default=None, foreign_key="liaison_group.id", index=True)
+    # A person left out of a later roster import is deactivated, never deleted: their history stays.
+    active: bool = True
+    deactivated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class ActivityEntry(SQLModel, table=True):
@@ -364,3 +367,16 @@ class DataStamp(SQLModel, table=True):
     __tablename__ = "data_stamp"
     name: str = Field(primary_key=True, max_length=32)
     version: int = 0
+
+
+# --- reliability (issue 12): which campaign file was loaded, so a restart never undoes a later choice ---
+
+
+class CampaignLoad(SQLModel, table=True):
+    __tablename__ = "campaign_load"
+    id: int | None = Field(default=None, primary_key=True)
+    path: str
+    source_hash: str = Field(max_length=64)
+    campaign_id: str = Field(max_length=64)
+    how: str = Field(max_length=16)  # hand (kaohe campaign load) | start (KAOHE_CAMPAIGN) | watch | default
+    loaded_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

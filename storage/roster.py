@@ -46,22 +46,29 @@ def units(*, session: Session, group_id: int | None = None) -> list[Unit]:
     return list(session.exec(query))
 
 
-def people(*, session: Session, role: str | None = None) -> list[Person]:
+# Every list of people is of the active ones: a person deactivated by a roster import gets no messages,
+# no reminders and no copies; `person()` still finds them, so they are told why and their history stays.
+_ACTIVE = Person.active == True  # noqa: E712
+
+
+def people(*, session: Session, role: str | None = None, inactive: bool = False) -> list[Person]:
     query = select(Person).order_by(Person.role, Person.unit_code, Person.userid)
+    if not inactive:
+        query = query.where(_ACTIVE)
     if role:
         query = query.where(Person.role == role)
     return list(session.exec(query))
 
 
 def clerks(*, session: Session, unit_code: str | None = None) -> list[Person]:
-    query = select(Person).where(Person.role == "clerk").order_by(Person.unit_code, Person.userid)
+    query = select(Person).where(Person.role == "clerk", _ACTIVE).order_by(Person.unit_code, Person.userid)
     if unit_code:
         query = query.where(Person.unit_code == unit_code)
     return list(session.exec(query))
 
 
 def liaison_officers(*, session: Session, group_id: int | None = None) -> list[Person]:
-    query = select(Person).where(Person.role == "liaison").order_by(Person.userid)
+    query = select(Person).where(Person.role == "liaison", _ACTIVE).order_by(Person.userid)
     if group_id is not None:
         query = query.where(Person.group_id == group_id)
     return list(session.exec(query))
@@ -69,3 +76,12 @@ def liaison_officers(*, session: Session, group_id: int | None = None) -> list[P
 
 def admins(*, session: Session) -> list[Person]:
     return people(session=session, role="admin")
+
+
+def deactivate_missing(*, session: Session, keep: set[str], now) -> list[Person]:
+    """Deactivate every active person whose userid is not in `keep` (never delete: history stays); returns them."""
+    gone = list(session.exec(select(Person).where(_ACTIVE, Person.userid.not_in(keep)).order_by(Person.userid)))
+    for person in gone:
+        person.active, person.deactivated_at = False, now
+        session.add(person)
+    return gone

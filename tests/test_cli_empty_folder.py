@@ -83,6 +83,8 @@ def test_an_unreachable_database_server_is_one_line(kaohe_here):
         (("campaign", "show"), {"KAOHE_DATABASE_URL": "mysql://x"}),
         (("export", "--format", "pdf"), {}),
         (("reminders", "--at", "tomorrow"), {}),
+        (("outbox", "--limit", "0"), {}),
+        (("outbox", "retry", "abc"), {}),
         (("campaign", "show"), {}),
     ],
 )

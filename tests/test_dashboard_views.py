@@ -66,8 +66,21 @@ def test_unit_with_a_junk_audit_limit_is_a_422(bearer, query):
     assert bearer.get(f"/api/units/U01?{query}").status_code == 422
 
 
-def test_votes_say_none_yet(bearer):
+def test_votes_say_none_yet(bearer, logged_in):
     assert bearer.get("/api/votes").json() == {"votes": []}
+    assert "暂无投票" in logged_in.get("/dashboard/").text
+
+
+def test_votes_show_turnout_and_counts_only_once_closed(services, bearer, logged_in):
+    from tests.test_votes_report import run_a_vote
+
+    run_a_vote(services)
+    closed, running = bearer.get("/api/votes").json()["votes"]
+    assert (closed["status"], closed["voted"], closed["eligible"]) == ("closed", 2, 5)
+    assert running["status"] != "closed" and all(c["count"] is None for c in running["candidates"])
+    page = logged_in.get("/dashboard/").text.split('id="votes"', 1)[1]
+    assert "第一联络组 · 先进基层党组织" in page and "实到 2/应到 5" in page
+    assert '<tr><td>市财政局机关党委</td><td class="n">2</td></tr>' in page and "投票结束前不显示得票" in page
 
 
 def test_city_page_shows_the_figures_and_links_each_group(u01_filled_and_submitted, logged_in):

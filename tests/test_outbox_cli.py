@@ -103,3 +103,16 @@ def test_kaohe_outbox_refuses_junk_with_one_line(kaohe, cli, cli_db_url, args):
     result = cli(*args)
     assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_delivered_message_with_refused_people_points_to_retry(cli_db_url):
+    from bot.outbox_admin import outbox_listing
+
+    upgrade(cli_db_url)
+    db = Database(cli_db_url)
+    with db.write() as session:
+        row = outbox.enqueue(session=session, key="r", content="r", recipients=["wangfang", "ghost"], now=NOW)
+        row.status, row.rejected, row.sent_at = "sent", ["ghost"], NOW
+    listing = outbox_listing(db)
+    db.dispose()
+    assert "企业微信不认识、未送达：ghost" in listing and "kaohe outbox retry ID" in listing

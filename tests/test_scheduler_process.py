@@ -4,6 +4,7 @@ import subprocess
 import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlmodel import select
 
 from storage.db import Database
@@ -13,11 +14,26 @@ from tests.conftest import KAOHE
 DEADLINE_S = 30
 
 
-def start(tmp_path, url, name):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAOHE_", "WECOM_"))}
-    env.update(KAOHE_DATABASE_URL=url, KAOHE_CAMPAIGN=str(tmp_path / "demo.toml"))
-    log = open(tmp_path / f"{name}.log", "w")
-    return subprocess.Popen([str(KAOHE), "scheduler"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+@pytest.fixture
+def schedulers(tmp_path, cli_db_url):
+    """Start `kaohe scheduler` processes; each one still running at the end is killed, pass or fail."""
+    started: list[subprocess.Popen] = []
+
+    def start(name):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KAOHE_", "WECOM_"))}
+        env.update(KAOHE_DATABASE_URL=cli_db_url, KAOHE_CAMPAIGN=str(tmp_path / "demo.toml"))
+        log = open(tmp_path / f"{name}.log", "w")
+        started.append(
+            subprocess.Popen([str(KAOHE), "scheduler"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        )
+        log.close()
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(DEADLINE_S)
 
 
 def wait_for(condition):
@@ -29,24 +45,25 @@ def wait_for(condition):
     return False
 
 
-def test_kaohe_scheduler_sends_a_due_reminder_and_a_second_one_stands_by(tmp_path, kaohe, cli_db_url):
+def stop(process) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(DEADLINE_S)
+
+
+def test_kaohe_scheduler_sends_a_due_reminder_and_a_second_one_stands_by(tmp_path, kaohe, cli_db_url, schedulers):
     assert kaohe("demo", "--campaign-out", tmp_path / "demo.toml").returncode == 0
     db = Database(cli_db_url)
-    first = start(tmp_path, cli_db_url, "first")
-    try:
 
-        def sent():
-            with db.read() as session:
-                return session.exec(select(Outbox).where(Outbox.status == "sent")).first() is not None
+    def sent():
+        with db.read() as session:
+            return session.exec(select(Outbox).where(Outbox.status == "sent")).first() is not None
 
-        assert wait_for(sent), (tmp_path / "first.log").read_text()
-        second = start(tmp_path, cli_db_url, "second")
-        assert wait_for(lambda: "stands by" in (tmp_path / "second.log").read_text())
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(DEADLINE_S) == 0
-    finally:
-        first.send_signal(signal.SIGTERM)
-        assert first.wait(DEADLINE_S) == 0
+    first = schedulers("first")
+    assert wait_for(sent), (tmp_path / "first.log").read_text()
+    second = schedulers("second")
+    assert wait_for(lambda: "stands by" in (tmp_path / "second.log").read_text())
+    assert stop(second) == 0
+    assert stop(first) == 0
     with db.read() as session:
         rows = list(session.exec(select(Outbox)))
         lease = session.get(Lease, "scheduler")

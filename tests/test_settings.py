@@ -30,7 +30,7 @@ def clean_environment(monkeypatch, tmp_path):
 def test_defaults_need_no_configuration():
     s = load_settings()
     assert s.database_url == "sqlite:///./var/kaohe.db"
-    assert s.campaign == str(DEFAULT_CAMPAIGN)
+    assert s.campaign_file == DEFAULT_CAMPAIGN and not s.campaign_explicit
     assert s.admin_token is None
     assert s.api_base == "https://qyapi.weixin.qq.com/cgi-bin/"
     assert s.max_age_s == 600

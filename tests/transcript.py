@@ -15,7 +15,7 @@ class Chat:
         self.log: list[tuple[str, str]] = []
 
     def say(self, text: str) -> str:
-        inbound = Inbound(channel=self.channel, userid=self.userid, text=text, msg_key=f"t:{next(_keys)}")
+        inbound = Inbound(channel=self.channel, userid=self.userid, text=text, msg_key=f"t:{self.userid}:{next(_keys)}")
         replies = self.services.dispatcher.dispatch(inbound)
         answer = "\n\n".join(r.text for r in replies)
         self.log += [("me", text), ("bot", answer)]

@@ -19,7 +19,9 @@ def run_console(services: Services, userid: str, stdin: TextIO, stdout: TextIO) 
     for line in stdin:
         text = line.rstrip("\n")
         if text.strip():
-            inbound = Inbound(channel="console", userid=userid, text=text, msg_key=f"console:{uuid.uuid4().hex}")
+            inbound = Inbound(
+                channel="console", userid=userid, text=text, msg_key=f"console:{userid}:{uuid.uuid4().hex}"
+            )
             for reply in services.dispatcher.dispatch(inbound):
                 stdout.write(reply.text + "\n")
             services.sender.drain(max_rounds=3)

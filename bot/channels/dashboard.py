@@ -24,6 +24,7 @@ from handlers import overview
 from handlers.audit_view import audit_rows
 from handlers.results_view import results as board
 from handlers.results_view import unit_scoring
+from handlers.vote_report import votes_overview
 from storage import campaigns, roster
 from storage.render import render
 
@@ -137,7 +138,7 @@ def router(services: Services, sessions: Sessions, pages_: Pages) -> APIRouter:
             "dashboard_city.html",
             lambda session, campaign: {
                 "city": overview.city(session=session, campaign=campaign, now=services.clock.now()),
-                "votes": [],
+                "votes": votes_overview(services.db),
             },
         )
 

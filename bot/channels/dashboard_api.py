@@ -10,6 +10,7 @@ from bot.services import Services
 from handlers import overview
 from handlers.audit_view import audit_rows
 from handlers.export import ExportError, export_tables
+from handlers.vote_report import votes_overview
 from storage import campaigns, roster
 
 MEDIA = {
@@ -51,9 +52,9 @@ def router(services: Services, sessions: Sessions) -> APIRouter:
             campaign = campaigns.active_campaign(session=session)
             return audit_rows(session=session, campaign=campaign, unit_code=code, limit=limit)
 
-    @api.get("/votes", summary="民主推荐投票结果")
+    @api.get("/votes", summary="民主推荐投票：应到、实到，结束后的得票（从不显示谁投了谁）")
     def votes():
-        return {"votes": []}  # the recommendation votes (issue 8) are not built yet: none to show
+        return {"votes": votes_overview(services.db)}
 
     @api.get("/export", summary="填报表格下载（xlsx、csv 或 json）")
     def export(format: str = Query("xlsx", pattern="^(json|csv|xlsx)$")):

@@ -63,7 +63,9 @@ def router(services: Services) -> APIRouter:
 
     @api.post("/api/sim/send", dependencies=[Depends(guard), Depends(_capped)])
     async def send(message: SimMessage):
-        inbound = Inbound(channel="sim", userid=message.userid, text=message.text, msg_key=f"sim:{uuid.uuid4().hex}")
+        inbound = Inbound(
+            channel="sim", userid=message.userid, text=message.text, msg_key=f"sim:{message.userid}:{uuid.uuid4().hex}"
+        )
         replies = await run_in_threadpool(services.dispatcher.dispatch, inbound)
         services.sender.wakeup.set()
         texts = [r.text for r in replies]
@@ -83,7 +85,7 @@ def router(services: Services) -> APIRouter:
     @api.get("/api/sim/messages", dependencies=[Depends(guard)])
     def messages(after: int = Query(0, ge=0, le=2**31 - 1)):  # beyond it the database refuses the number
         with services.db.read() as session:
-            names = {p.userid: p.name for p in roster.people(session=session)}
+            names = {p.userid: p.name for p in roster.people(session=session, inactive=True)}
             zone = _zone(session)
             return [_message(row, names, zone) for row in outbox.recent(session=session, after_id=after)]
 

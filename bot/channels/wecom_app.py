@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.wecom_api import CallbackCrypto, CallbackRejected
+from bot.channels.wecom_fields import KEY_BYTES, USERID_BYTES, checked, field, message_key, storable_text
 from bot.services import Services
 from handlers.base import Inbound, Reply
 from storage import outbox
@@ -20,6 +22,7 @@ MAX_BODY = 64 * 1024  # real callbacks are a few KB (wecom.md §4.5)
 PASSIVE_BYTES = 2048  # a passive text reply's Content limit (wecom.md §1.5)
 ANSWER_WITHIN_S = 4.0  # WeCom waits 5 s, then retries (wecom.md §1.3)
 NON_TEXT = "（暂时只能看懂文字消息，请用文字回复；回复「帮助」查看用法）"
+NON_TEXT_KINDS = ("image", "voice", "video", "file", "location", "link")
 
 
 def router(services: Services) -> APIRouter:
@@ -50,12 +53,13 @@ def router(services: Services) -> APIRouter:
             body = await capped_body(request)
             signature, timestamp, nonce = signed_params(request.query_params)
             message = crypto.decrypt_xml(body, signature, timestamp, nonce)
+            inbound = to_inbound(message)
         except CallbackRejected as exc:
             return refuse(exc.status, f"callback: {exc.reason}")
-        inbound = to_inbound(message)
         if inbound is None:
             return PlainTextResponse("")  # an event we do not answer: 200 with an empty body
-        replies = await _dispatch_in_time(services, inbound)
+        replies = [Reply(NON_TEXT)] if inbound.text == NON_TEXT else None
+        replies = replies or await dispatch_in_time(services, inbound, PASSIVE_BYTES, send_late)
         if not replies:
             return PlainTextResponse("")
         plain = crypto.text_reply_xml(inbound.userid, settings.corp_id, replies[0].text, int(time.time()))
@@ -90,53 +94,76 @@ def refuse(status: int, reason: str) -> Response:
 
 
 def to_inbound(message: dict) -> Inbound | None:
-    """The neutral message; None for events that need no answer. The key dedupes WeCom's retries:
-    MsgId for messages, FromUserName+CreateTime (+card fields) for events (wecom.md §1.3)."""
-    userid, kind = str(message.get("FromUserName") or ""), str(message.get("MsgType") or "")
+    """The neutral message; None for events that need no answer. Every id that reaches storage is checked
+    (CallbackRejected 400). The key dedupes WeCom's retries and is the sender's: FromUserName with MsgId for
+    messages, with CreateTime (+ event and card fields) for events (wecom.md §1.3)."""
+    userid = field(message, "FromUserName", USERID_BYTES)
+    kind = field(message, "MsgType")
     if not userid:
         return None
-    if kind == "text":
-        return Inbound("app", userid, str(message.get("Content") or ""), f"app:msg:{message.get('MsgId')}")
-    event_key = f"app:event:{userid}:{message.get('CreateTime')}:{message.get('Event')}:{message.get('EventKey')}"
-    if kind == "event" and message.get("Event") == "click" and message.get("EventKey"):
-        return Inbound("app", userid, str(message["EventKey"]), event_key)  # a menu button's key is a keyword
-    if kind == "event" and message.get("Event") == "template_card_event":
-        action = {
-            "task_id": message.get("TaskId"),
-            "key": message.get("EventKey"),
-            "response_code": message.get("ResponseCode"),
-            "selected": message.get("SelectedItems"),
-        }
-        return Inbound(
-            "app", userid, "", f"{event_key}:{message.get('TaskId')}:{message.get('ResponseCode')}", action=action
-        )
-    if kind in ("image", "voice", "video", "file", "location", "link"):
-        return Inbound("app", userid, NON_TEXT, f"app:msg:{message.get('MsgId')}")
+    if kind in ("text", *NON_TEXT_KINDS):
+        msg_id = field(message, "MsgId", required=True)
+        text = storable_text(message.get("Content"), "Content") if kind == "text" else NON_TEXT
+        return Inbound("app", userid, text, message_key("app", "msg", userid, msg_id))
+    if kind != "event":
+        return None
+    event, event_key = field(message, "Event"), field(message, "EventKey", KEY_BYTES)
+    when = field(message, "CreateTime")
+    if event == "click" and event_key:
+        # a menu button's key is a keyword
+        return Inbound("app", userid, event_key, message_key("app", "event", userid, when, event, event_key))
+    if event == "template_card_event":
+        action = _card_action(message, event_key)
+        key = message_key("app", "event", userid, when, event, event_key, action["task_id"], action["response_code"])
+        return Inbound("app", userid, "", key, action=action)
     return None
 
 
-async def _dispatch_in_time(services: Services, inbound: Inbound) -> list[Reply]:
-    """Answer within WeCom's 5 s: if the work takes longer, answer empty now and send its reply later."""
-    if inbound.text == NON_TEXT:
-        return [Reply(NON_TEXT)]
-    work = asyncio.ensure_future(run_in_threadpool(services.dispatcher.dispatch, inbound, PASSIVE_BYTES))
+def _card_action(message: dict, event_key: str) -> dict:
+    selected = [
+        {
+            "QuestionKey": checked(item["QuestionKey"], "SelectedItems.QuestionKey", KEY_BYTES),
+            "OptionIds": [checked(o, "SelectedItems.OptionId", KEY_BYTES) for o in item["OptionIds"]],
+        }
+        for item in message.get("SelectedItems") or []
+    ]
+    return {
+        "task_id": field(message, "TaskId"),
+        "key": event_key,
+        "response_code": field(message, "ResponseCode", KEY_BYTES),
+        "selected": selected,
+    }
+
+
+async def dispatch_in_time(
+    services: Services, inbound: Inbound, passive_bytes: int, late: Callable[[Services, Inbound, list[Reply]], None]
+) -> list[Reply] | None:
+    """Answer within WeCom's 5 s: if the work takes longer, return None now (the channel answers without
+    waiting), let the work finish, and hand its replies to `late` (the outbox, or a stream refresh)."""
+    work = asyncio.ensure_future(run_in_threadpool(services.dispatcher.dispatch, inbound, passive_bytes))
     try:
         return await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN_S)
     except TimeoutError:
-        log.warning("message %s took over %.0f s; its answer goes through the outbox", inbound.msg_key, ANSWER_WITHIN_S)
+        log.warning("message %s took over %.0f s; answered without waiting", inbound.msg_key, ANSWER_WITHIN_S)
         loop = asyncio.get_running_loop()
-        work.add_done_callback(lambda done: loop.run_in_executor(None, _send_late, services, inbound, done))
-        return []
+        work.add_done_callback(lambda done: loop.run_in_executor(None, _finish_late, services, inbound, done, late))
+        return None
 
 
-def _send_late(services: Services, inbound: Inbound, done: asyncio.Future) -> None:
+def _finish_late(services: Services, inbound: Inbound, done: asyncio.Future, late) -> None:
     if done.cancelled() or done.exception() is not None:
         log.error(
             "late message %s failed: %r", inbound.msg_key, done.exception() if not done.cancelled() else "cancelled"
         )
         return
+    late(services, inbound, done.result())
+    services.sender.wakeup.set()
+
+
+def send_late(services: Services, inbound: Inbound, replies: list[Reply]) -> None:
+    """The app's late answer goes through the outbox to message/send."""
     with services.db.write() as session:
-        for i, reply in enumerate(done.result()):
+        for i, reply in enumerate(replies):
             outbox.enqueue(
                 session=session,
                 key=f"{inbound.msg_key}#late{i}",
@@ -145,4 +172,3 @@ def _send_late(services: Services, inbound: Inbound, done: asyncio.Future) -> No
                 source="late-reply",
                 now=services.clock.now(),
             )
-    services.sender.wakeup.set()
