@@ -122,3 +122,37 @@ def test_export_downloads_the_workbook_with_the_session_cookie(logged_in):
 def test_junk_query_parameters_get_a_chinese_line_naming_the_field(bearer, query, field):
     answer = bearer.get(f"/api/audit?{query}")
     assert answer.status_code == 422 and answer.json()["message"] == f"请求参数不对：{field}"
+
+
+def test_announcement_draft_downloads_as_a_word_document(logged_in):
+    from io import BytesIO
+
+    import docx
+
+    answer = logged_in.get("/api/documents/announcement")
+    assert answer.status_code == 200 and "filename*=UTF-8''" in answer.headers["content-disposition"]
+    text = "\n".join(p.text for p in docx.Document(BytesIO(answer.content)).paragraphs)
+    assert "考核结果通报" in text
+    assert 'href="/api/documents/announcement"' in logged_in.get("/dashboard/").text
+
+
+def test_unit_summary_draft_downloads_from_the_unit_page(logged_in):
+    from io import BytesIO
+
+    import docx
+
+    assert 'href="/api/documents/summary/U01"' in logged_in.get("/dashboard/units/U01").text
+    answer = logged_in.get("/api/documents/summary/u01")
+    assert answer.status_code == 200
+    text = "\n".join(p.text for p in docx.Document(BytesIO(answer.content)).paragraphs)
+    assert "市财政局机关党委" in text and "自查总结" in text
+
+
+def test_documents_need_a_login(client):
+    assert client.get("/api/documents/announcement").status_code == 401
+    assert client.get("/api/documents/summary/U01").status_code == 401
+
+
+def test_summary_of_an_unknown_unit_is_a_404_in_chinese(logged_in):
+    missing = logged_in.get("/api/documents/summary/U99")
+    assert missing.status_code == 404 and "没有单位编码 U99" in missing.json()["detail"]

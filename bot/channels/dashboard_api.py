@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
@@ -9,6 +11,7 @@ from bot.channels.admin_session import Access, Sessions, admin_access
 from bot.services import Services
 from handlers import overview
 from handlers.audit_view import audit_rows
+from handlers.documents import Document, results_announcement, self_check_summary
 from handlers.export import ExportError, export_tables
 from handlers.vote_report import votes_overview
 from storage import campaigns, roster
@@ -65,7 +68,30 @@ def router(services: Services, sessions: Sessions) -> APIRouter:
         headers = {"Content-Disposition": f'attachment; filename="kaohe-tables.{format}"'}
         return Response(data, media_type=MEDIA[format], headers=headers)
 
+    @api.get("/documents/announcement", summary="考核结果通报（草稿，docx）：按等次列单位，附各组推荐结果")
+    def announcement():
+        with services.db.read() as session:
+            doc = results_announcement(session=session, campaign=_campaign(session), now=services.clock.now())
+        return _attachment(doc)
+
+    @api.get("/documents/summary/{code}", summary="一个单位的自查总结（草稿，docx），由填报内容生成")
+    def summary(code: str):
+        with services.db.read() as session:
+            campaign = _campaign(session)
+            unit = roster.unit(session=session, code=code.strip().upper()[:32])
+            if unit is None:
+                raise HTTPException(status_code=404, detail=f"没有单位编码 {code[:32]}")
+            doc = self_check_summary(session=session, campaign=campaign, unit=unit, now=services.clock.now())
+        return _attachment(doc)
+
     return api
+
+
+def _attachment(doc: Document) -> Response:
+    # RFC 5987: the Chinese file name goes in filename*, an ASCII stand-in in filename.
+    quoted = quote(doc.name)
+    disposition = f"attachment; filename=\"document.docx\"; filename*=UTF-8''{quoted}"
+    return Response(doc.data, media_type=doc.media_type, headers={"Content-Disposition": disposition})
 
 
 def _campaign(session):
