@@ -28,6 +28,7 @@ from sqlalchemy import insert, select
 
 from benchmarks.reminders import pg_database
 from benchmarks.server import AT
+from bot.channels.wecom_fields import message_key
 from bot.operations import load_campaign_file
 from storage.campaign import DEFAULT_CAMPAIGN
 from storage.db import Database
@@ -88,7 +89,8 @@ class Requests:
 
     def envelope(self, userid: str, text: str) -> tuple[str, str, str]:
         self.next_id += 1
-        key = f"app:msg:{self.next_id}"
+        # the service keys a message by channel, sender and MsgId (bot/channels/wecom_fields.py)
+        key = message_key("app", "msg", userid, str(self.next_id))
         inner = text_xml(userid, text, self.next_id).encode()
         timestamp, nonce = str(int(time.time())), str(self.next_id % 1_000_000_007)
         encrypt = self.crypto._encrypt_with_random(inner, os.urandom(16))
@@ -235,6 +237,10 @@ def check_answers(url: str, expected: dict[str, str]) -> tuple[int, int]:
     wrong = [(k, r) for k, r in mine if not (r and expected[k] in r[0]["text"])]
     for key, replies in wrong[:3]:
         print(f"UNEXPECTED {key}: {replies[0]['text'][:160] if replies else 'no answer'!r}", flush=True)
+    if expected and not mine:
+        print(
+            "WARNING: none of this run's message keys were found stored: the answer check checked nothing", flush=True
+        )
     return len(mine) - len(wrong), len(mine)
 
 
