@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from storage import audit
+from storage import audit, roster
 from storage.campaign import Campaign
-from storage.models import Person, Unit
 from storage.render import render
 
 MAX_LIMIT = 10_000
@@ -17,10 +16,8 @@ def audit_rows(*, session: Session, campaign: Campaign | None, unit_code: str | 
     entries = audit.trail(session=session, unit_code=unit_code, limit=max(1, min(limit, MAX_LIMIT)))
     # Only the people and units these rows name: a city of 4,000 units has 20,000 people to leave unread.
     actors, codes = {e.actor for e in entries}, {e.unit_code for e in entries if e.unit_code}
-    names = (
-        dict(session.exec(select(Person.userid, Person.name).where(Person.userid.in_(actors))).all()) if actors else {}
-    )
-    units = dict(session.exec(select(Unit.code, Unit.name).where(Unit.code.in_(codes))).all()) if codes else {}
+    names = roster.names(session=session, userids=actors)
+    units = roster.unit_names(session=session, codes=codes)
     return [_row(e, campaign, names, units) for e in entries]
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from handlers.tables import Question, questions
 from storage import entries, roster
 from storage.campaign import Campaign
-from storage.models import ActivityEntry, ScoreEntry, Submission, Unit
+from storage.models import Submission, Unit
 
 _FEW = 500  # up to this many units, read only their entries; beyond, read the campaign's in one go
 _EMPTY = (None, None)
@@ -76,8 +76,8 @@ def all_progress(*, session: Session, campaign: Campaign, units: list[Unit] | No
     codes = None if units is None or len(units) > _FEW else [u.code for u in units]
     units = roster.units(session=session) if units is None else units
     names = {g.id: g.name for g in roster.groups(session=session)}
-    acts = _values(session, ActivityEntry, ActivityEntry.count, campaign.id, codes)
-    scores = _values(session, ScoreEntry, ScoreEntry.points, campaign.id, codes)
+    acts = entries.values(session=session, kind="activity", campaign_id=campaign.id, unit_codes=codes)
+    scores = entries.values(session=session, kind="score", campaign_id=campaign.id, unit_codes=codes)
     one = units[0].code if len(units) == 1 else None  # one unit: read its rows, not the city's
     subs = entries.submissions(session=session, campaign_id=campaign.id, unit_code=one)
     score_qs = questions(campaign, "score", "")
@@ -92,11 +92,3 @@ def all_progress(*, session: Session, campaign: Campaign, units: list[Unit] | No
         )
         for u in units
     ]
-
-
-def _values(session: Session, model, column, campaign_id: str, codes: list[str] | None) -> dict:
-    """(unit, key) -> (value, note) as plain columns: ORM objects cost ten times as much for a city's entries."""
-    query = select(model.unit_code, model.key, column, model.note).where(model.campaign_id == campaign_id)
-    if codes is not None:
-        query = query.where(model.unit_code.in_(codes))
-    return {(code, key): (value, note) for code, key, value, note in session.exec(query)}

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from storage import roster, scoring
+from storage import entries, roster, scoring
 from storage.campaign import Campaign
-from storage.models import BonusItem, GradeDecision, ReviewedScore, RoutineScore, ScoreEntry, Unit
+from storage.models import BonusItem, GradeDecision, ReviewedScore, RoutineScore, Unit
 
 
 def rounded(value: float | Decimal, precision: int) -> float:
@@ -126,12 +126,9 @@ def unit_results(*, session: Session, campaign: Campaign, units: list[Unit] | No
     """Every unit's result (or those given) from a handful of bulk reads, in unit-code order."""
     units = sorted(roster.units(session=session) if units is None else units, key=lambda u: u.code)
     names = {g.id: g.name for g in roster.groups(session=session)}
-    selfs = dict(
-        ((code, key), points)
-        for code, key, points in session.exec(
-            select(ScoreEntry.unit_code, ScoreEntry.key, ScoreEntry.points).where(ScoreEntry.campaign_id == campaign.id)
-        )
-    )
+    selfs = {
+        k: points for k, (points, _) in entries.values(session=session, kind="score", campaign_id=campaign.id).items()
+    }
     reviews = scoring.reviewed_scores(session=session, campaign_id=campaign.id)
     routine = scoring.routine_scores(session=session, campaign_id=campaign.id)
     decisions = scoring.grade_decisions(session=session, campaign_id=campaign.id)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from handlers.results import UnitResult, unit_result, unit_results
 from handlers.scoring import pending_bonus, weighting_line
+from storage import roster
 from storage.campaign import Campaign
-from storage.models import Person, Unit
+from storage.models import Unit
 
 FINAL_BINS = 10
 
@@ -125,9 +126,7 @@ def _names(session: Session, rows: list[UnitResult]) -> dict:
         )
         ids.update(c.review.set_by for c in r.categories if c.review)
         ids.update(x for b in r.bonus_items for x in (b.declared_by, b.decided_by) if x)
-    if not ids:
-        return {}
-    return dict(session.exec(select(Person.userid, Person.name).where(Person.userid.in_(ids))).all())
+    return roster.names(session=session, userids=ids)
 
 
 def _who(userid: str, names: dict) -> str:

@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from handlers.progress import UnitProgress, all_progress
 from storage import roster, votes
 from storage.calendar import days_left
 from storage.campaign import Campaign, Phase, Reminder
-from storage.models import Person
 from storage.render import render
 from storage.secrecy import Keyring
 from storage.times import shown
@@ -52,11 +51,7 @@ class Occasion:
         return render(template, phase=self.phase, days=days, title=self.campaign.campaign.title, **values)
 
     def people(self, role: str) -> list[tuple[str, str | None, int | None]]:
-        query = select(Person.userid, Person.unit_code, Person.group_id).where(
-            Person.role == role,
-            Person.active == True,  # noqa: E712  (deactivated by a roster import: no reminders)
-        )
-        return list(self.session.exec(query.order_by(Person.userid)))
+        return roster.active_people(session=self.session, role=role)
 
 
 AUDIENCES: dict[str, Callable[[Occasion], list[Letter]]] = {}

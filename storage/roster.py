@@ -85,3 +85,29 @@ def deactivate_missing(*, session: Session, keep: set[str], now) -> list[Person]
         person.active, person.deactivated_at = False, now
         session.add(person)
     return gone
+
+
+def names(*, session: Session, userids) -> dict[str, str]:
+    """userid -> name for just these people (a city has 20,000: read only those a page names)."""
+    ids = set(userids)
+    if not ids:
+        return {}
+    return dict(session.exec(select(Person.userid, Person.name).where(Person.userid.in_(ids))).all())
+
+
+def unit_names(*, session: Session, codes) -> dict[str, str]:
+    """unit code -> name for just these units."""
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    return dict(session.exec(select(Unit.code, Unit.name).where(Unit.code.in_(wanted))).all())
+
+
+def active_people(*, session: Session, role: str) -> list[tuple[str, str | None, int | None]]:
+    """(userid, unit code, group id) of the active people of a role, as plain columns, by userid.
+    A person deactivated by a roster import is left out (no reminders)."""
+    query = select(Person.userid, Person.unit_code, Person.group_id).where(
+        Person.role == role,
+        Person.active == True,  # noqa: E712
+    )
+    return list(session.exec(query.order_by(Person.userid)))
