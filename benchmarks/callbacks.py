@@ -192,7 +192,8 @@ def _profiler(server: Server, path: str, seconds: int) -> subprocess.Popen:
         "--rate",
         "250",
     ]
-    return subprocess.Popen([*cmd, "--format", "raw", "--nonblocking", "-o", path], stdout=subprocess.DEVNULL)
+    # --gil: only the thread holding the GIL is sampled, so the stacks say where the CPU goes, not who waits
+    return subprocess.Popen([*cmd, "--format", "raw", "--gil", "--nonblocking", "-o", path], stdout=subprocess.DEVNULL)
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -285,7 +286,7 @@ def _line(i: int, floor: Measured, turn: Measured) -> str:
         f"run {i}: floor {floor.rate:7.0f}/s {_ms(floor)} | turn {turn.rate:6.0f}/s {_ms(turn)} | "
         f"turn/floor {turn.rate / floor.rate:5.1%} | errors {floor.errors}+{turn.errors} | "
         f"statements/turn {s['turn_statements'] / max(s['turns'], 1):.1f} "
-        f"(all {s['statements'] / max(s['turns'], 1):.1f}) | checked {turn.checked[0]}/{turn.checked[1]}"
+        f"(all {s['statements'] / max(s['turns'], 1):.1f}) | turns/commit {s['turns'] / max(s['batches'], 1):.1f} | checked {turn.checked[0]}/{turn.checked[1]}"
     )
 
 

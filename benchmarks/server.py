@@ -21,7 +21,7 @@ AT = datetime(2013, 12, 12, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # self-che
 
 
 class Counters:
-    """Turns and statements: all of them, and those issued inside Dispatcher.dispatch."""
+    """Turns, transactions and statements: all of them, and those issued inside the dispatcher."""
 
     def __init__(self):
         self.lock, self.inside = threading.Lock(), threading.local()
@@ -29,28 +29,36 @@ class Counters:
 
     def reset(self) -> None:
         with self.lock:
-            self.turns = self.statements = self.turn_statements = 0
+            self.turns = self.statements = self.turn_statements = self.batches = 0
 
     def on_statement(self, *_args) -> None:
         with self.lock:
             self.statements += 1
             self.turn_statements += bool(getattr(self.inside, "on", False))
 
-    def counted(self, dispatch):
-        def counted_dispatch(inbound, passive_bytes=None):
+    def counted_many(self, dispatch_many):
+        """The lane's batches: every message in one counts as a turn."""
+
+        def counted(work):
             self.inside.on = True
             try:
-                return dispatch(inbound, passive_bytes)
+                return dispatch_many(work)
             finally:
                 self.inside.on = False
                 with self.lock:
-                    self.turns += 1
+                    self.turns += len(work)
+                    self.batches += 1
 
-        return counted_dispatch
+        return counted
 
     def as_dict(self) -> dict:
         with self.lock:
-            return {"turns": self.turns, "statements": self.statements, "turn_statements": self.turn_statements}
+            return {
+                "turns": self.turns,
+                "statements": self.statements,
+                "turn_statements": self.turn_statements,
+                "batches": self.batches,
+            }
 
 
 class WithCounters:
@@ -80,7 +88,8 @@ def turn_app(url: str, counters: Counters):
     settings = load_settings(database_url=url, corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, _env_file=None)
     services = build_services(settings, clock=FixedClock(AT))
     event.listen(services.db.engine, "before_cursor_execute", counters.on_statement)
-    services.dispatcher.dispatch = counters.counted(services.dispatcher.dispatch)
+    # callbacks reach the dispatcher through the turn lane, one dispatch_many per transaction
+    services.dispatcher.dispatch_many = counters.counted_many(services.dispatcher.dispatch_many)
     return create_app(settings, services=services, sender=True, scheduler=False)
 
 

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_age_s: int = Field(600, ge=0, validation_alias="WECOM_MAX_AGE_S")
     body_timeout_s: float = Field(15, gt=0, le=3600, validation_alias="KAOHE_BODY_TIMEOUT_S")
     secret_key: str | None = Field(None, validation_alias="KAOHE_SECRET_KEY")
+    # callback messages handled together in one transaction when they arrive at once (1: each alone)
+    turn_batch: int = Field(32, ge=1, le=1000, validation_alias="KAOHE_TURN_BATCH")
 
     @field_validator("database_url")
     @classmethod
@@ -117,6 +119,7 @@ _ENV_NAMES = {
     "max_age_s": "WECOM_MAX_AGE_S",
     "body_timeout_s": "KAOHE_BODY_TIMEOUT_S",
     "secret_key": "KAOHE_SECRET_KEY",
+    "turn_batch": "KAOHE_TURN_BATCH",
 }
 
 

@@ -20,6 +20,9 @@ from sqlmodel import Session
 _BUILT: dict[tuple[str, str], object] = {}
 # by (dialect, id of the statement, insert columns); the statement is kept beside, so its id is never reused
 _COMPILED: dict[tuple, tuple[object, _Compiled | None]] = {}
+# session.info keys of what one turn read and keeps current by its own writes; dropped between turns
+# that share a transaction (storage.entries registers its own)
+TURN_CACHES: list[str] = []
 _CONNECTION = "core.connection"  # session.info: (transaction, SQLAlchemy connection, DBAPI connection)
 
 
@@ -54,6 +57,15 @@ def run(session: Session, stmt, params=None):
     if compiled is None:
         return conn.execute(stmt, params)
     return compiled.execute(conn, dbapi_conn, params)
+
+
+def end_turn(session: Session) -> None:
+    """Between two turns in one transaction: write out what the session holds, then forget its objects
+    and per-turn reads, so the next turn starts as it would in a session of its own."""
+    session.flush()
+    session.expunge_all()
+    for key in TURN_CACHES:
+        session.info.pop(key, None)
 
 
 def _connection(session: Session):
@@ -99,8 +111,11 @@ class _Compiled:
         self.sql = compiled.string
         self.positional = dialect.positional
         self.names = tuple(compiled.positiontup or ()) if self.positional else ()
-        self.defaults = compiled.construct_params(_check=False)
+        # values fixed in the statement (a literal compared against), under their bind names
+        self.defaults = {k: v for k, v in compiled.construct_params(_check=False).items() if v is not None}
         self.binds = list(compiled._bind_processors.items())
+        processors = dict(self.binds)
+        self.order = [(n, processors.get(n)) for n in self.names]  # positional: each slot's name and processor
         columns = compiled._result_columns
         self.row = namedtuple("Row", [c[0] for c in columns], rename=True) if columns else None
         self.results = [
@@ -109,11 +124,14 @@ class _Compiled:
         self.dbapi_error = dialect.loaded_dbapi.Error
 
     def parameters(self, params: dict):
-        values = {**self.defaults, **params}
+        values = {**self.defaults, **params} if self.defaults else params
+        if self.positional:
+            return tuple(values[n] if p is None else p(values[n]) for n, p in self.order)
+        values = dict(values)
         for name, process in self.binds:
             if name in values:
                 values[name] = process(values[name])
-        return tuple(values[n] for n in self.names) if self.positional else values
+        return values
 
     def execute(self, conn, dbapi_conn, params) -> Rows:
         many = isinstance(params, list)
@@ -140,7 +158,9 @@ class _Compiled:
             raw = list(raw)
             for i, process in self.results:
                 raw[i] = process(raw[i])
-        return self.row._make(raw)
+        return self._new(self.row, raw)
+
+    _new = staticmethod(tuple.__new__)  # what namedtuple._make does, without its length check
 
 
 def _compiled(dialect, stmt, params: dict) -> _Compiled | None:

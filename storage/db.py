@@ -46,6 +46,11 @@ class Database:
         if not self.is_sqlite:
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("person", userid)})
 
+    @staticmethod
+    def person_lock_order(userid: str) -> int:
+        """The order in which a transaction that locks several people takes their locks."""
+        return _lock_key("person", userid)
+
     def try_lock(self, session: Session, name: str) -> bool:
         """A transaction-scoped named lock that does not wait (PostgreSQL); SQLite holds the write lock already."""
         if self.is_sqlite:

@@ -96,3 +96,28 @@ def test_one_or_none_of_two_rows_is_an_error_as_in_sqlalchemy(sqlite_url):
         with pytest.raises(exc.MultipleResultsFound):
             core.run(session, stmt).scalar_one_or_none()
     db.dispose()
+
+
+@pytest.mark.parametrize(
+    "stored, read",
+    [
+        ("2013-12-12 02:00:00.123456", AT),
+        ("2013-12-12 02:00:00", AT.replace(microsecond=0)),
+        ("2013-12-12T02:00:00.123456", AT),
+        ("2013-12-12 10:00:00.123456+08:00", AT),
+    ],
+)
+def test_sqlite_datetimes_read_back_aware_in_utc_whichever_way_they_were_written(sqlite_url, stored, read):
+    from sqlalchemy import text
+
+    db = Database(sqlite_url)
+    with db.write() as session:
+        session.execute(
+            text("INSERT INTO dialog_state (userid, flow, data, updated_at) VALUES ('u', NULL, '{}', :at)"),
+            {"at": stored},
+        )
+    with db.read() as session:
+        fast = core.run(session, core.prepared(session, "test.state", _state_select), {"u": "u"}).first()
+        orm = session.get(DialogState, "u")
+    assert fast.updated_at == orm.updated_at == read and fast.updated_at.tzinfo is UTC
+    db.dispose()
