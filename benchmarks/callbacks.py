@@ -66,6 +66,7 @@ class Measured:
     rate: float
     wrk: dict
     server_cpu_s: float = 0.0
+    server_sys_s: float = 0.0  # of which in the kernel (sockets, file writes)
     wrk_cpu_s: float = 0.0
     machine_busy: float = 0.0
     stats: dict = field(default_factory=dict)
@@ -144,9 +145,10 @@ class Server:
     def counters(self, mark: bool = False) -> dict:
         return requests.post(f"{self.base}/_bench/{'mark' if mark else 'stats'}", timeout=10).json()
 
-    def cpu_s(self) -> float:
+    def cpu_s(self, system_only: bool = False) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = int(fields[12]) if system_only else int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -160,7 +162,7 @@ class Server:
 def measure(server: Server, file: Path, args, profile: str = "") -> Measured:
     server.counters(mark=True)
     spy = _profiler(server, profile, args.seconds) if profile else None
-    cpu, busy, children = server.cpu_s(), _machine_ticks(), os.times()
+    cpu, sys_cpu, busy, children = server.cpu_s(), server.cpu_s(True), _machine_ticks(), os.times()
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{int(args.seconds)}s", "--timeout", "5s"]
     out = subprocess.run(
         [*cmd, "-s", str(LUA), server.base, "--", str(file), str(args.threads)], capture_output=True, text=True
@@ -173,7 +175,7 @@ def measure(server: Server, file: Path, args, profile: str = "") -> Measured:
     if spy is not None:
         spy.wait(60)
     m = Measured(rate=result["requests"] / (result["duration_us"] / 1e6), wrk=result)
-    m.server_cpu_s = server.cpu_s() - cpu
+    m.server_cpu_s, m.server_sys_s = server.cpu_s() - cpu, server.cpu_s(True) - sys_cpu
     m.wrk_cpu_s = (after.children_user + after.children_system) - (children.children_user + children.children_system)
     m.machine_busy = _busy_since(busy)
     m.stats, m.rss_mb = server.counters(), server.rss_mb()
@@ -306,7 +308,8 @@ def report(label: str, args, floors: list[Measured], turns: list[Measured]) -> N
         f"held {OPENING!r} or {SAVED!r}",
         f"server RSS       floor {last_f.rss_mb:.0f} MB, turn {last_t.rss_mb:.0f} MB (after the last run)",
         f"CPU per request  floor {last_f.server_cpu_s / max(last_f.wrk['requests'], 1) * 1e6:.0f} µs, "
-        f"turn {last_t.server_cpu_s / max(last_t.wrk['requests'], 1) * 1e6:.0f} µs (server process); "
+        f"turn {last_t.server_cpu_s / max(last_t.wrk['requests'], 1) * 1e6:.0f} µs (server process; in the kernel "
+        f"{last_f.server_sys_s / max(last_f.server_cpu_s, 1e-9):.0%} and {last_t.server_sys_s / max(last_t.server_cpu_s, 1e-9):.0%}); "
         f"wrk {last_t.wrk_cpu_s / max(last_t.wrk['duration_us'] / 1e6, 1e-9):.0%} of a core",
         f"machine          {os.cpu_count()} cores, {last_t.machine_busy:.0%} busy during the last turn run; "
         f"load average {' '.join(load)}",
