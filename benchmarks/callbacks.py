@@ -120,9 +120,9 @@ class Requests:
 class Server:
     """`python -m benchmarks.server` in its own process; the port it prints is where it listens."""
 
-    def __init__(self, app: str, url: str = ""):  # url: the database (turn), the session file (werobot)
+    def __init__(self, app: str, url: str = "", *flags: str):  # url: the database (turn), the session (werobot)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.server", app, "--url", url], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "benchmarks.server", app, "--url", url, *flags], stdout=subprocess.PIPE, text=True
         )
         self.base = f"http://127.0.0.1:{int(self.proc.stdout.readline())}"
         for _ in range(600):
@@ -265,7 +265,8 @@ def run(label: str, url: str, args) -> None:
     width = max(1, 8 * args.connections // args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         sessions = str(Path(tmp) / "werobot_session.sqlite3")
-        echo, turn, robot = Server("echo"), Server("turn", url), Server("werobot", sessions)
+        wal = ("--werobot-wal",) if args.werobot_wal else ()
+        echo, turn, robot = Server("echo"), Server("turn", url), Server("werobot", sessions, *wal)
         try:
             file = Path(tmp) / "requests.txt"
             for i in range(args.repeat):
@@ -286,7 +287,7 @@ def run(label: str, url: str, args) -> None:
         finally:
             for server in (echo, turn, robot):
                 server.stop()
-    report(label, args, floors, turns, robots)
+    report(f"{label}{', WeRoBot session in WAL' if args.werobot_wal else ''}", args, floors, turns, robots)
 
 
 def main() -> None:
@@ -299,6 +300,9 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--clerks-per-unit", type=int, default=2)
     parser.add_argument("--profile", default="", help="py-spy's collapsed stacks of the last turn run, to this file")
+    parser.add_argument(
+        "--werobot-wal", action="store_true", help="WeRoBot's session in WAL, synchronous=NORMAL (as the service)"
+    )
     parser.add_argument("--floor-guess", type=float, default=4000, help="requests/s to prepare for the floor")
     args = parser.parse_args()
     if args.db == "sqlite":

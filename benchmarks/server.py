@@ -90,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("app", choices=("echo", "turn", "werobot"))
     parser.add_argument("--url", default="", help="the database (turn), the session file (werobot)")
+    parser.add_argument("--werobot-wal", action="store_true", help="its session in WAL, synchronous=NORMAL")
     args = parser.parse_args()
     import uvicorn
 
@@ -99,7 +100,7 @@ def main() -> None:
         from benchmarks.werobot_app import WithCounters as WsgiCounters
         from benchmarks.werobot_app import create_werobot
 
-        robot = create_werobot(TOKEN, AES_KEY, CORP_ID, args.url)
+        robot = create_werobot(TOKEN, AES_KEY, CORP_ID, args.url, wal=args.werobot_wal)
         return serve_wsgi(WsgiCounters(robot, counters), _listen())
     if args.app == "echo":
         from benchmarks.echo import create_echo_app

@@ -18,9 +18,15 @@ def reply_text(content: str, count: int) -> str:
     return f"收到：{content}（第{count}条）"
 
 
-def create_werobot(token: str, aes_key: str, corp_id: str, session_file: str) -> WeRoBot:
+def create_werobot(token: str, aes_key: str, corp_id: str, session_file: str, wal: bool = False) -> WeRoBot:
+    """By default its SQLiteStorage as it comes: a rollback journal and synchronous=FULL, so each message's
+    commit waits for fsync. `wal`: the service's settings instead (WAL, synchronous=NORMAL: no fsync per commit)."""
+    storage = SQLiteStorage(session_file)
+    if wal:
+        storage.db.execute("PRAGMA journal_mode=WAL")
+        storage.db.execute("PRAGMA synchronous=NORMAL")
     # WeCom's callback encryption is WeChat's WXBizMsgCrypt with the corp id where WeChat has the app id
-    config = Config(TOKEN=token, ENCODING_AES_KEY=aes_key, APP_ID=corp_id, SESSION_STORAGE=SQLiteStorage(session_file))
+    config = Config(TOKEN=token, ENCODING_AES_KEY=aes_key, APP_ID=corp_id, SESSION_STORAGE=storage)
     robot = WeRoBot(config=config)
 
     @robot.text

@@ -1,6 +1,9 @@
+import sqlite3
+
 from benchmarks.callbacks import Measured, Requests, Server, check_werobot
-from benchmarks.werobot_app import reply_text, session_counts
+from benchmarks.werobot_app import create_werobot, reply_text, session_counts
 from tests.wecom_client_side import open_reply
+from tests.wecom_keys import AES_KEY, CORP_ID, TOKEN
 
 
 def _say(server: Server, gen: Requests, userid: str, text: str) -> str:
@@ -38,3 +41,12 @@ def test_werobot_fixture_refuses_a_forged_signature(tmp_path):
         assert session_counts(sessions) == {}
     finally:
         server.stop()
+
+
+def test_werobot_session_keeps_its_own_journal_unless_asked_for_the_services_wal(tmp_path):
+    modes = {}
+    for wal in (False, True):
+        create_werobot(TOKEN, AES_KEY, CORP_ID, str(tmp_path / f"{wal}.sqlite3"), wal=wal)
+        with sqlite3.connect(tmp_path / f"{wal}.sqlite3") as db:
+            modes[wal] = db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert modes == {False: "delete", True: "wal"}
