@@ -141,7 +141,8 @@ async def dispatch_in_time(
     waiting), let the work finish, and hand its replies to `late` (the outbox, or a stream refresh)."""
     work = asyncio.ensure_future(services.lane.dispatch(inbound, passive_bytes))
     try:
-        return await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN_S)
+        async with asyncio.timeout(ANSWER_WITHIN_S):  # shielded: the turn goes on when the wait ends
+            return await asyncio.shield(work)
     except TimeoutError:
         log.warning("message %s took over %.0f s; answered without waiting", inbound.msg_key, ANSWER_WITHIN_S)
         loop = asyncio.get_running_loop()
