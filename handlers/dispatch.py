@@ -51,8 +51,7 @@ class Dispatcher:
             return [self._alone(*work[0])]
         try:
             with self.db.write() as session:
-                for userid in sorted({inbound.userid for inbound, _ in work}, key=self.db.person_lock_order):
-                    self.db.lock_person(session, userid)  # in one order everywhere: two batches cannot deadlock
+                self.db.lock_people(session, [inbound.userid for inbound, _ in work])  # in one order everywhere
                 answers = []
                 for inbound, passive_bytes in work:
                     answers.append(self._turn(session, inbound, passive_bytes, locked=True))
