@@ -46,6 +46,7 @@ $(VENV)/.installed-bench: $(STAMP)
 bench-callbacks: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.callbacks
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
+	. scripts/test-services.sh && $(BIN)/python -m benchmarks.turn_cpu && $(BIN)/python -m benchmarks.turn_cpu --db postgres
 
 # A longer WeCom outage than make test's fault run, with the shipped backoff; prints figures, never fails.
 faults: $(STAMP)
