@@ -38,9 +38,15 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.votes
 	$(BIN)/python -m benchmarks.documents
 
-bench-callbacks: $(STAMP)
+# The floor, a turn and WeRoBot 1.13 (the `bench` extra) under wrk, alternating; SQLite, then PostgreSQL.
+$(VENV)/.installed-bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench-callbacks: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.callbacks
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
+	. scripts/test-services.sh && $(BIN)/python -m benchmarks.turn_cpu && $(BIN)/python -m benchmarks.turn_cpu --db postgres
 
 # A longer WeCom outage than make test's fault run, with the shipped backoff; prints figures, never fails.
 faults: $(STAMP)

@@ -1,17 +1,21 @@
-"""Benchmark: a clerk's turn through /wecom/callback against its floor, an echo with the same crypto, under wrk.
+"""Benchmark: a clerk's turn through /wecom/callback against its floor and WeRoBot, under wrk.
 
 `python -m benchmarks.callbacks [--seconds 10] [--repeat 2] [--connections 32] [--db sqlite|postgres]`.
-In one run, alternately: the echo floor (benchmarks/echo.py: check, decrypt, parse, encrypt, no database)
-and the real app answering 填报 questions (each request a fresh encrypted message, each answer saving an
-entry with its version check and audit row), both in their own uvicorn process, loaded by wrk with
-pre-encrypted requests (benchmarks/callbacks.lua). Prints throughput, the turn's share of the floor,
-p50/p99, errors, the server's RSS and SQL statements per turn, and checks every stored answer. It
-measures and prints; it asserts nothing about speed.
+In one run, alternately: the echo floor (benchmarks/echo.py: check, decrypt, parse, encrypt, no database),
+the real app answering 填报 questions (each request a fresh encrypted message, each answer saving an
+entry with its version check and audit row), both in their own uvicorn process, and WeRoBot 1.13
+(benchmarks/werobot_app.py: encrypted mode, its default SQLite session counting each person's messages,
+a text reply) in its own waitress process, all loaded by wrk with pre-encrypted requests
+(benchmarks/callbacks.lua). Prints throughput, the turn's share of the floor and its ratio to WeRoBot,
+p50/p99, errors, the servers' RSS and SQL statements per turn; checks every stored answer, WeRoBot's
+sessions against its handler calls and one of its replies, decrypted. It measures and prints; it asserts
+nothing about speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -20,14 +24,16 @@ import sys
 import tempfile
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 from sqlalchemy import insert, select
 
+from benchmarks.callbacks_report import OPENING, SAVED, Measured, report, run_line
 from benchmarks.reminders import pg_database
 from benchmarks.server import AT
+from benchmarks.werobot_app import reply_text, session_counts
 from bot.channels.wecom_fields import message_key
 from bot.operations import load_campaign_file
 from storage.campaign import DEFAULT_CAMPAIGN
@@ -35,10 +41,9 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import ActivityEntry, ProcessedMessage, Unit
 from tests.bulk_roster import add_roster
-from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN, text_xml
+from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN, open_reply, text_xml
 
 LUA = Path(__file__).with_name("callbacks.lua")
-OPENING, SAVED = "开始填写统计表", "已记录"
 
 
 @dataclass
@@ -61,23 +66,6 @@ class Clerk:
             self.step, self.round = 0, self.round + 1
 
 
-@dataclass
-class Measured:
-    rate: float
-    wrk: dict
-    server_cpu_s: float = 0.0
-    wrk_cpu_s: float = 0.0
-    machine_busy: float = 0.0
-    stats: dict = field(default_factory=dict)
-    rss_mb: float = 0.0
-    checked: tuple[int, int] = (0, 0)
-
-    @property
-    def errors(self) -> int:
-        w = self.wrk
-        return w["connect"] + w["read"] + w["write"] + w["timeout"] + w["non200"]
-
-
 class Requests:
     """Pre-encrypted callbacks written to a file for the Lua script, with what each answer must hold."""
 
@@ -95,18 +83,24 @@ class Requests:
         timestamp, nonce = str(int(time.time())), str(self.next_id % 1_000_000_007)
         encrypt = self.crypto._encrypt_with_random(inner, os.urandom(16))
         query = f"msg_signature={self.crypto._sign(timestamp, nonce, encrypt)}&timestamp={timestamp}&nonce={nonce}"
+        # WeChat's plain signature of (token, timestamp, nonce), which WeRoBot checks before anything else;
+        # WeCom does not send it and the service ignores it
+        query += f"&signature={hashlib.sha1(''.join(sorted((TOKEN, timestamp, nonce))).encode()).hexdigest()}"
         body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
         return key, query, body
 
-    def write(self, path: Path, count: int, pools: list[deque] | None, width: int = 1) -> dict[str, str]:
-        """`count` lines; line i goes to wrk thread i % threads. Each thread keeps `width` clerks of its pool
-        in turn, each through a whole 填报 (the opening and an answer per item), then takes the next clerk:
-        one clerk's messages follow each other in order, `width` requests apart."""
+    def write(
+        self, path: Path, count: int, pools: list[deque] | None, width: int = 1, users: tuple[str, ...] = ("echo",)
+    ) -> dict[str, str]:
+        """`count` lines; line i goes to wrk thread i % threads. Without pools: "6" from each of `users` in
+        turn. With pools: each thread keeps `width` clerks of its pool in turn, each through a whole 填报
+        (the opening and an answer per item), then takes the next clerk: one clerk's messages follow each
+        other in order, `width` requests apart."""
         expected, lines = {}, []
         slots = [[pool.popleft() for _ in range(width)] for pool in pools] if pools else None
         for i in range(count):
             if slots is None:
-                key, query, body = self.envelope("echo", "6")
+                key, query, body = self.envelope(users[i % len(users)], "6")
             else:
                 t, k = i % self.threads, (i // self.threads) % width
                 clerk = slots[t][k]
@@ -126,9 +120,9 @@ class Requests:
 class Server:
     """`python -m benchmarks.server` in its own process; the port it prints is where it listens."""
 
-    def __init__(self, app: str, url: str = ""):
+    def __init__(self, app: str, url: str = "", *flags: str):  # url: the database (turn), the session (werobot)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.server", app, "--url", url], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "benchmarks.server", app, "--url", url, *flags], stdout=subprocess.PIPE, text=True
         )
         self.base = f"http://127.0.0.1:{int(self.proc.stdout.readline())}"
         for _ in range(600):
@@ -141,12 +135,16 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError(f"benchmark server {app} did not answer")
 
+    def post(self, query: str, body: str) -> requests.Response:
+        return requests.post(f"{self.base}/wecom/callback?{query}", data=body.encode(), timeout=10)
+
     def counters(self, mark: bool = False) -> dict:
         return requests.post(f"{self.base}/_bench/{'mark' if mark else 'stats'}", timeout=10).json()
 
-    def cpu_s(self) -> float:
+    def cpu_s(self, system_only: bool = False) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = int(fields[12]) if system_only else int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -160,7 +158,7 @@ class Server:
 def measure(server: Server, file: Path, args, profile: str = "") -> Measured:
     server.counters(mark=True)
     spy = _profiler(server, profile, args.seconds) if profile else None
-    cpu, busy, children = server.cpu_s(), _machine_ticks(), os.times()
+    cpu, sys_cpu, busy, children = server.cpu_s(), server.cpu_s(True), _machine_ticks(), os.times()
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{int(args.seconds)}s", "--timeout", "5s"]
     out = subprocess.run(
         [*cmd, "-s", str(LUA), server.base, "--", str(file), str(args.threads)], capture_output=True, text=True
@@ -173,7 +171,7 @@ def measure(server: Server, file: Path, args, profile: str = "") -> Measured:
     if spy is not None:
         spy.wait(60)
     m = Measured(rate=result["requests"] / (result["duration_us"] / 1e6), wrk=result)
-    m.server_cpu_s = server.cpu_s() - cpu
+    m.server_cpu_s, m.server_sys_s = server.cpu_s() - cpu, server.cpu_s(True) - sys_cpu
     m.wrk_cpu_s = (after.children_user + after.children_system) - (children.children_user + children.children_system)
     m.machine_busy = _busy_since(busy)
     m.stats, m.rss_mb = server.counters(), server.rss_mb()
@@ -192,7 +190,8 @@ def _profiler(server: Server, path: str, seconds: int) -> subprocess.Popen:
         "--rate",
         "250",
     ]
-    return subprocess.Popen([*cmd, "--format", "raw", "--nonblocking", "-o", path], stdout=subprocess.DEVNULL)
+    # --gil: only the thread holding the GIL is sampled, so the stacks say where the CPU goes, not who waits
+    return subprocess.Popen([*cmd, "--format", "raw", "--gil", "--nonblocking", "-o", path], stdout=subprocess.DEVNULL)
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -244,18 +243,33 @@ def check_answers(url: str, expected: dict[str, str]) -> tuple[int, int]:
     return len(mine) - len(wrong), len(mine)
 
 
+def check_werobot(server: Server, gen: Requests, m: Measured, session_file: str, before: dict, user: str) -> None:
+    """WeRoBot's sessions grew by one count per handler call of the run; one more message, decrypted, holds
+    the text and the count its session says."""
+    after = session_counts(session_file)
+    m.checked = (sum(after.values()) - sum(before.values()), m.stats["turns"])
+    _, query, body = gen.envelope(user, "样例")
+    answer = server.post(query, body)
+    want = reply_text("样例", after.get(user, 0) + 1)
+    got = open_reply(answer.text) if answer.status_code == 200 and answer.text else f"HTTP {answer.status_code}"
+    m.sample = "ok" if got == want else f"{got!r}, not {want!r}"
+
+
 def run(label: str, url: str, args) -> None:
     started = time.perf_counter()
     clerks = prepare(url, args)
     print(f"prepared {label}: {len(clerks)} clerks filling in {time.perf_counter() - started:.1f} s", flush=True)
-    gen, floors, turns = Requests(args.threads), [], []
+    gen, floors, turns, robots = Requests(args.threads), [], [], []
     pools = [deque(clerks[t :: args.threads]) for t in range(args.threads)]
+    users = tuple(c.userid for c in clerks)
     # far more than a thread's connections: a message is not overtaken by its clerk's next one (SQLite's
     # writers are not served in order, so a slow answer can still lose to one sent 1-2 s later)
     width = max(1, 8 * args.connections // args.threads)
-    echo, turn = Server("echo"), Server("turn", url)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
+        sessions = str(Path(tmp) / "werobot_session.sqlite3")
+        wal = ("--werobot-wal",) if args.werobot_wal else ()
+        echo, turn, robot = Server("echo"), Server("turn", url), Server("werobot", sessions, *wal)
+        try:
             file = Path(tmp) / "requests.txt"
             for i in range(args.repeat):
                 gen.write(file, int(args.seconds * args.floor_guess), None)
@@ -267,50 +281,15 @@ def run(label: str, url: str, args) -> None:
                 turns[-1].checked = check_answers(url, expected)
                 for clerk in clerks:
                     clerk.resync()
-                print(_line(i + 1, floors[-1], turns[-1]), flush=True)
-    finally:
-        echo.stop()
-        turn.stop()
-    report(label, args, floors, turns)
-
-
-def _ms(m: Measured) -> str:
-    w = m.wrk
-    return f"p50 {w['p50_us'] / 1e3:6.1f} ms  p99 {w['p99_us'] / 1e3:6.1f} ms"
-
-
-def _line(i: int, floor: Measured, turn: Measured) -> str:
-    s = turn.stats
-    return (
-        f"run {i}: floor {floor.rate:7.0f}/s {_ms(floor)} | turn {turn.rate:6.0f}/s {_ms(turn)} | "
-        f"turn/floor {turn.rate / floor.rate:5.1%} | errors {floor.errors}+{turn.errors} | "
-        f"statements/turn {s['turn_statements'] / max(s['turns'], 1):.1f} "
-        f"(all {s['statements'] / max(s['turns'], 1):.1f}) | checked {turn.checked[0]}/{turn.checked[1]}"
-    )
-
-
-def report(label: str, args, floors: list[Measured], turns: list[Measured]) -> None:
-    ratios = sorted(t.rate / f.rate for f, t in zip(floors, turns, strict=True))
-    last_f, last_t = floors[-1], turns[-1]
-    load = Path("/proc/loadavg").read_text().split()[:3]
-    lines = [
-        f"== {label}: wrk -t{args.threads} -c{args.connections}, {args.seconds:g} s per run, {args.repeat} runs ==",
-        f"floor (echo)     {', '.join(f'{f.rate:.0f}' for f in floors)} /s; last {_ms(last_f)}",
-        f"turn (填报 answer) {', '.join(f'{t.rate:.0f}' for t in turns)} /s; last {_ms(last_t)}",
-        f"turn / floor     {', '.join(f'{r:.1%}' for r in ratios)} (median {ratios[len(ratios) // 2]:.1%})",
-        f"errors           floor {sum(f.errors for f in floors)}, turn {sum(t.errors for t in turns)} "
-        f"(connect/read/write/timeout/non-200); empty answers {sum(t.wrk['empty'] for t in turns)}; "
-        f"ran out of requests {sum(t.wrk['wrapped'] for t in floors + turns)}",
-        f"answers checked  {sum(t.checked[0] for t in turns)}/{sum(t.checked[1] for t in turns)} stored answers "
-        f"held {OPENING!r} or {SAVED!r}",
-        f"server RSS       floor {last_f.rss_mb:.0f} MB, turn {last_t.rss_mb:.0f} MB (after the last run)",
-        f"CPU per request  floor {last_f.server_cpu_s / max(last_f.wrk['requests'], 1) * 1e6:.0f} µs, "
-        f"turn {last_t.server_cpu_s / max(last_t.wrk['requests'], 1) * 1e6:.0f} µs (server process); "
-        f"wrk {last_t.wrk_cpu_s / max(last_t.wrk['duration_us'] / 1e6, 1e-9):.0%} of a core",
-        f"machine          {os.cpu_count()} cores, {last_t.machine_busy:.0%} busy during the last turn run; "
-        f"load average {' '.join(load)}",
-    ]
-    print("\n".join(lines), flush=True)
+                gen.write(file, int(args.seconds * floors[-1].rate * 1.3) + 1000, None, users=users)
+                before = session_counts(sessions)
+                robots.append(measure(robot, file, args))
+                check_werobot(robot, gen, robots[-1], sessions, before, users[i])
+                print(run_line(i + 1, floors[-1], turns[-1], robots[-1]), flush=True)
+        finally:
+            for server in (echo, turn, robot):
+                server.stop()
+    report(f"{label}{', WeRoBot session in WAL' if args.werobot_wal else ''}", args, floors, turns, robots)
 
 
 def main() -> None:
@@ -323,6 +302,9 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--clerks-per-unit", type=int, default=2)
     parser.add_argument("--profile", default="", help="py-spy's collapsed stacks of the last turn run, to this file")
+    parser.add_argument(
+        "--werobot-wal", action="store_true", help="WeRoBot's session in WAL, synchronous=NORMAL (as the service)"
+    )
     parser.add_argument("--floor-guess", type=float, default=4000, help="requests/s to prepare for the floor")
     args = parser.parse_args()
     if args.db == "sqlite":

@@ -1,8 +1,10 @@
 """A benchmark server process: the echo floor or the real app, on a loopback port it prints, with counters.
 
-`python -m benchmarks.server echo|turn [--url URL]`. The real app is create_app with the clock fixed inside
-the 2013 self-check phase and its outbox sender on (as `kaohe serve`, without the scheduler). Beside it,
-under /_bench/, counters of turns and SQL statements (a SQLAlchemy event); the service itself has no such route.
+`python -m benchmarks.server echo|turn|werobot [--url URL]`. The real app is create_app with
+the clock fixed inside the 2013 self-check phase and its outbox sender on (as `kaohe serve`, without the
+scheduler). Beside it, under /_bench/, counters of turns and SQL statements (a SQLAlchemy event); the service
+itself has no such route. `werobot` is benchmarks/werobot_app.py (its session in the SQLite file --url), a WSGI
+app under waitress (see serve_wsgi).
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN
+from tests.wecom_keys import AES_KEY, CORP_ID, TOKEN
 
 AT = datetime(2013, 12, 12, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # self-check phase: entries are open
 
 
 class Counters:
-    """Turns and statements: all of them, and those issued inside Dispatcher.dispatch."""
+    """Turns, transactions and statements: all of them, and those issued inside the dispatcher."""
 
     def __init__(self):
         self.lock, self.inside = threading.Lock(), threading.local()
@@ -29,28 +31,36 @@ class Counters:
 
     def reset(self) -> None:
         with self.lock:
-            self.turns = self.statements = self.turn_statements = 0
+            self.turns = self.statements = self.turn_statements = self.batches = 0
 
     def on_statement(self, *_args) -> None:
         with self.lock:
             self.statements += 1
             self.turn_statements += bool(getattr(self.inside, "on", False))
 
-    def counted(self, dispatch):
-        def counted_dispatch(inbound, passive_bytes=None):
+    def counted_many(self, dispatch_many):
+        """The lane's batches: every message in one counts as a turn."""
+
+        def counted(work):
             self.inside.on = True
             try:
-                return dispatch(inbound, passive_bytes)
+                return dispatch_many(work)
             finally:
                 self.inside.on = False
                 with self.lock:
-                    self.turns += 1
+                    self.turns += len(work)
+                    self.batches += 1
 
-        return counted_dispatch
+        return counted
 
     def as_dict(self) -> dict:
         with self.lock:
-            return {"turns": self.turns, "statements": self.statements, "turn_statements": self.turn_statements}
+            return {
+                "turns": self.turns,
+                "statements": self.statements,
+                "turn_statements": self.turn_statements,
+                "batches": self.batches,
+            }
 
 
 class WithCounters:
@@ -80,33 +90,60 @@ def turn_app(url: str, counters: Counters):
     settings = load_settings(database_url=url, corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, _env_file=None)
     services = build_services(settings, clock=FixedClock(AT))
     event.listen(services.db.engine, "before_cursor_execute", counters.on_statement)
-    services.dispatcher.dispatch = counters.counted(services.dispatcher.dispatch)
+    # callbacks reach the dispatcher through the turn lane, one dispatch_many per transaction
+    services.dispatcher.dispatch_many = counters.counted_many(services.dispatcher.dispatch_many)
     return create_app(settings, services=services, sender=True, scheduler=False)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("app", choices=("echo", "turn"))
-    parser.add_argument("--url", default="", help="the database (turn only)")
+    parser.add_argument("app", choices=("echo", "turn", "werobot"))
+    parser.add_argument("--url", default="", help="the database (turn), the session file (werobot)")
+    parser.add_argument("--werobot-wal", action="store_true", help="its session in WAL, synchronous=NORMAL")
     args = parser.parse_args()
     import uvicorn
 
     logging.basicConfig(level=logging.WARNING)
     counters = Counters()
+    if args.app == "werobot":
+        from benchmarks.werobot_app import WithCounters as WsgiCounters
+        from benchmarks.werobot_app import create_werobot
+
+        robot = create_werobot(TOKEN, AES_KEY, CORP_ID, args.url, wal=args.werobot_wal)
+        return serve_wsgi(WsgiCounters(robot, counters), _listen())
     if args.app == "echo":
         from benchmarks.echo import create_echo_app
 
         app = create_echo_app(TOKEN, AES_KEY, CORP_ID)
     else:
         app = turn_app(args.url, counters)
+    config = uvicorn.Config(WithCounters(app, counters), log_level="warning", access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[_listen()])
+
+
+def _listen() -> socket.socket:
+    """A loopback socket on a free port, which is printed for benchmarks.callbacks to read."""
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP; without it each
     # keep-alive answer waits ~40 ms for a delayed ACK (as `kaohe serve` gets from getaddrinfo).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
-    config = uvicorn.Config(WithCounters(app, counters), log_level="warning", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    return sock
+
+
+def serve_wsgi(app, sock: socket.socket) -> None:
+    """One process, one thread: WeRoBot's default session shares one sqlite3 connection among threads, and
+    with two or more (waitress, gunicorn gthread) some answers come back empty ("cannot commit - no
+    transaction is active"). Waitress is what WeRoBot's own `robot.run()` picks when installed (bottle's
+    "auto"), and was the fastest single-threaded server for it: 621/s against gunicorn's gthread worker 383/s,
+    its sync worker (no keep-alive) 194/s, uvicorn through a2wsgi 102/s (one wrk run each, load average 2)."""
+    import waitress
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth is N" at every burst
+    sock.listen(1024)
+    waitress.serve(app, sockets=[sock], threads=1, _quiet=True)
 
 
 if __name__ == "__main__":

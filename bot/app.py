@@ -67,10 +67,11 @@ def create_app(
 def _mount_channels(app: FastAPI, services: Services) -> None:
     from bot.channels import admin_api, dashboard, sim_group, simulator, wecom_app, wecom_bot
 
-    app.include_router(admin_api.router(services))
-    dashboard.mount(app, services)
+    # the callbacks first: routes are matched in order, and every callback would try the others' first
     app.include_router(wecom_app.router(services))
     app.include_router(wecom_bot.router(services))
+    app.include_router(admin_api.router(services))
+    dashboard.mount(app, services)
     app.include_router(simulator.router(services))
     app.include_router(sim_group.router(services))
 

@@ -29,7 +29,8 @@ class BodyGuard:
             if state["done"]:
                 return await receive()  # after the body only http.disconnect comes: no deadline on it
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+                async with asyncio.timeout_at(deadline):  # no task per read, as wait_for would make
+                    message = await receive()
             except TimeoutError:
                 log.warning(
                     "%s: body not received within %.0f s (%d bytes came); answered 408 and closed",

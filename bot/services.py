@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.delivery import LocalTransport, Sender, Transport
+from bot.lane import TurnLane
 from bot.secret_key import keyring as make_keyring
 from bot.settings import Settings
 from handlers.dispatch import Dispatcher
@@ -21,8 +22,10 @@ class Services:
     dispatcher: Dispatcher
     sender: Sender
     keyring: Keyring
+    lane: TurnLane  # where the callbacks' messages are handled, several in one transaction
 
     def close(self) -> None:
+        self.lane.close()
         self.db.dispose()
 
 
@@ -32,13 +35,15 @@ def build_services(settings: Settings, *, clock: Clock | None = None, transport:
     transport = transport or make_transport(settings, db)
     keyring = make_keyring(settings)
     sender = Sender(db, transport, clock, workers=settings.send_workers)
+    dispatcher = Dispatcher(db, clock, sender.wakeup, keyring=keyring)
     return Services(
         settings=settings,
         db=db,
         clock=clock,
-        dispatcher=Dispatcher(db, clock, sender.wakeup, keyring=keyring),
+        dispatcher=dispatcher,
         sender=sender,
         keyring=keyring,
+        lane=TurnLane(dispatcher, batch=settings.turn_batch),
     )
 
 

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # message/send calls in flight at once per sender process: WeCom answers 45033 past its concurrency limit
     # (about 10 a second by community reports, wecom.md §3.2), so at most 10 and 4 by default.
     send_workers: int = Field(4, ge=1, le=10, validation_alias="KAOHE_SEND_WORKERS")
+    # callback messages handled together in one transaction when they arrive at once (1: each alone)
+    turn_batch: int = Field(32, ge=1, le=1000, validation_alias="KAOHE_TURN_BATCH")
 
     @field_validator("database_url")
     @classmethod
@@ -121,6 +123,7 @@ _ENV_NAMES = {
     "body_timeout_s": "KAOHE_BODY_TIMEOUT_S",
     "secret_key": "KAOHE_SECRET_KEY",
     "send_workers": "KAOHE_SEND_WORKERS",
+    "turn_batch": "KAOHE_TURN_BATCH",
 }
 
 

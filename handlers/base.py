@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlmodel import Session
 
 from storage.campaign import Campaign
+from storage.dialogs import State
 from storage.directory import RosterView
-from storage.models import DialogState, Person, Unit
+from storage.models import Person, Unit
 from storage.render import render
 from storage.secrecy import Keyring
 
@@ -58,7 +59,7 @@ class Turn:
     person: Person
     unit: Unit | None
     campaign: Campaign | None
-    state: DialogState
+    state: State
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     keyring: Keyring | None = None  # the secret ballot's keys (storage.secrecy)

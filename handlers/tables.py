@@ -31,7 +31,22 @@ class Question:
         return "分" if self.kind == "score" else "次"
 
 
-def questions(campaign: Campaign, kind: str, org_type: str) -> list[Question]:
+_ASKED: dict[tuple[int, str, str], tuple[Campaign, tuple[Question, ...]]] = {}
+
+
+def questions(campaign: Campaign, kind: str, org_type: str) -> tuple[Question, ...]:
+    """The questions of a table for an organisation type, built once per campaign (a frozen model; it is
+    kept beside its list so that its id is not reused). Read-only for the caller."""
+    key = (id(campaign), kind, org_type)
+    found = _ASKED.get(key)
+    if found is None:
+        if len(_ASKED) > 256:  # campaigns reloaded many times in one process: start afresh
+            _ASKED.clear()
+        found = _ASKED[key] = (campaign, tuple(_questions(campaign, kind, org_type)))
+    return found[1]
+
+
+def _questions(campaign: Campaign, kind: str, org_type: str) -> list[Question]:
     if kind == "activity":
         return [
             Question("activity", a.key, a.name, a.targets.get(org_type), parent=a.at_most)

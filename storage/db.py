@@ -46,6 +46,17 @@ class Database:
         if not self.is_sqlite:
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("person", userid)})
 
+    def lock_people(self, session: Session, userids) -> None:
+        """Lock several people at once, in one order everywhere (their keys ascending), so two transactions
+        that each lock several cannot deadlock: one statement (locks are taken after the sort)."""
+        if self.is_sqlite:
+            return
+        keys = sorted({_lock_key("person", u) for u in userids})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k) ORDER BY k"),
+            {"keys": keys},
+        )
+
     def try_lock(self, session: Session, name: str) -> bool:
         """A transaction-scoped named lock that does not wait (PostgreSQL); SQLite holds the write lock already."""
         if self.is_sqlite:

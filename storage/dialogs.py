@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select, update
@@ -12,6 +13,17 @@ from storage.models import DialogState, ProcessedMessage, utcnow
 
 _STATE = DialogState.__table__
 _KEYS = ProcessedMessage.__table__
+
+
+@dataclass(slots=True)
+class State:
+    """A person's dialog state as the turn holds it: a plain object (a table instance costs a validation
+    on every attribute set), written back by save_state."""
+
+    userid: str
+    flow: str | None = None
+    data: dict = field(default_factory=dict)
+    updated_at: datetime | None = None
 
 
 def _state_select(_session):
@@ -26,15 +38,15 @@ def _state_upsert(session):
     )
 
 
-def load_state(*, session: Session, userid: str) -> DialogState:
+def load_state(*, session: Session, userid: str) -> State:
     """The person's state as a detached object; save_state writes it back (one upsert)."""
     row = run(session, prepared(session, "state.select", _state_select), {"u": userid}).first()
     if row is None:
-        return DialogState(userid=userid, flow=None, data={})
-    return DialogState(userid=userid, flow=row.flow, data=row.data, updated_at=row.updated_at)
+        return State(userid)
+    return State(userid, row.flow, row.data, row.updated_at)
 
 
-def save_state(*, session: Session, state: DialogState, now: datetime | None = None) -> None:
+def save_state(*, session: Session, state: State, now: datetime | None = None) -> None:
     state.updated_at = now or utcnow()
     values = {"userid": state.userid, "flow": state.flow, "data": state.data, "updated_at": state.updated_at}
     run(session, prepared(session, "state.upsert", _state_upsert), values)

@@ -9,11 +9,12 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from storage import audit
-from storage.core import insert_ignoring, prepared, run
+from storage.core import TURN_CACHES, insert_ignoring, prepared, run
 from storage.models import ActivityEntry, ScoreEntry, Submission, utcnow
 
 _MODELS = {"activity": (ActivityEntry, "count"), "score": (ScoreEntry, "points")}
-_CACHE = "unit_entries"  # session.info: a unit's entries read in this transaction, kept current by set_entry
+_CACHE = "unit_entries"  # session.info: a unit's entries read in this turn, kept current by set_entry
+TURN_CACHES.append(_CACHE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,3 +184,18 @@ def test_the_wecom_client_reads_the_proxy_environment_once_when_made(monkeypatch
     client = WeComClient("https://qyapi.weixin.qq.com/cgi-bin/", "wwcorp", "secret", 1000002)
     http = client._wx._http
     assert http.proxies.get("https") == "http://proxy.example:3128" and http.trust_env is False
+
+
+def test_a_reloaded_campaign_gets_its_own_questions_not_the_cached_ones_of_the_old(services):
+    from handlers import tables
+    from storage.campaign import DEFAULT_CAMPAIGN, load_campaign
+
+    old = load_campaign(DEFAULT_CAMPAIGN)
+    first = old.activities[0]
+    org = next(iter(first.targets))
+    assert tables.questions(old, "activity", org)[0].key == first.key
+    renamed = old.model_copy(
+        update={"activities": [first.model_copy(update={"name": "改过的名字"}), *old.activities[1:]]}
+    )
+    assert tables.questions(renamed, "activity", org)[0].name == "改过的名字"
+    assert tables.questions(old, "activity", org)[0].name == first.name

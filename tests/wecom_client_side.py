@@ -7,10 +7,8 @@ import time
 
 from bot.channels.wecom_api import CallbackCrypto
 from tests.transcript import Chat
+from tests.wecom_keys import AES_KEY, CORP_ID, TOKEN  # also imported from here by the tests
 
-CORP_ID = "wwkaohetest0001"
-TOKEN = "kaoheToken1"
-AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 _ids = itertools.count(7000000000000000001)
 
 

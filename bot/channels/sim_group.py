@@ -9,7 +9,6 @@ import uuid
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
-from starlette.concurrency import run_in_threadpool
 
 from bot.channels.admin_api import require_admin
 from bot.services import Services
@@ -86,7 +85,7 @@ def router(services: Services) -> APIRouter:
 
 
 async def _dispatch(services: Services, inbound: Inbound) -> dict:
-    replies = await run_in_threadpool(services.dispatcher.dispatch, inbound)
+    replies = await services.lane.dispatch(inbound)
     services.sender.wakeup.set()
     out = []
     for reply in replies:

@@ -66,7 +66,7 @@ def router(services: Services) -> APIRouter:
         inbound = Inbound(
             channel="sim", userid=message.userid, text=message.text, msg_key=f"sim:{message.userid}:{uuid.uuid4().hex}"
         )
-        replies = await run_in_threadpool(services.dispatcher.dispatch, inbound)
+        replies = await services.lane.dispatch(inbound)
         services.sender.wakeup.set()
         texts = [r.text for r in replies]
         turn = await run_in_threadpool(_remember, services, message.userid, message.text, texts)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from bot.channels.wecom_api import CallbackCrypto, CallbackRejected
 from bot.channels.wecom_fields import KEY_BYTES, USERID_BYTES, checked, field, message_key, storable_text
@@ -140,9 +139,10 @@ async def dispatch_in_time(
 ) -> list[Reply] | None:
     """Answer within WeCom's 5 s: if the work takes longer, return None now (the channel answers without
     waiting), let the work finish, and hand its replies to `late` (the outbox, or a stream refresh)."""
-    work = asyncio.ensure_future(run_in_threadpool(services.dispatcher.dispatch, inbound, passive_bytes))
+    work = asyncio.ensure_future(services.lane.dispatch(inbound, passive_bytes))
     try:
-        return await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN_S)
+        async with asyncio.timeout(ANSWER_WITHIN_S):  # shielded: the turn goes on when the wait ends
+            return await asyncio.shield(work)
     except TimeoutError:
         log.warning("message %s took over %.0f s; answered without waiting", inbound.msg_key, ANSWER_WITHIN_S)
         loop = asyncio.get_running_loop()

@@ -1,0 +1,95 @@
+"""Benchmark: CPU per answer turn straight into the dispatcher, one thread, alone and in batches as the lane runs them.
+
+`python -m benchmarks.turn_cpu [--turns 3000] [--batch 16] [--db sqlite|postgres] [--profile]`. The same
+clerks and 填报 answers as benchmarks/callbacks.py, without HTTP or crypto: the steadiest figure on a busy
+machine, and the one to profile (`--profile` prints cProfile's top functions). It measures and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import tempfile
+import time
+from collections import deque
+
+from benchmarks.callbacks import prepare
+from benchmarks.reminders import pg_database
+from benchmarks.server import AT
+from bot.services import build_services
+from bot.settings import load_settings
+from handlers.base import Inbound
+from storage.clock import FixedClock
+
+
+def messages(clerks, count: int) -> list[Inbound]:
+    """Each clerk's whole 填报 in order (the opening, then an answer per item), clerk after clerk."""
+    out, pool, n = [], deque(clerks), 0
+    while len(out) < count:
+        clerk = pool.popleft()
+        for _ in range(clerk.questions + 1):
+            text, _expected = clerk.next_text()
+            n += 1
+            out.append(Inbound("app", clerk.userid, text, f"app:msg:{clerk.userid}:{n}"))
+        pool.append(clerk)
+    return out[:count]
+
+
+def measure(dispatcher, work: list[Inbound], batch: int) -> float:
+    started = time.process_time()
+    for i in range(0, len(work), batch):
+        chunk = work[i : i + batch]
+        if batch == 1:
+            dispatcher.dispatch(chunk[0], 2048)
+        else:
+            outcomes = dispatcher.dispatch_many([(m, 2048) for m in chunk])
+            failed = [o for o in outcomes if isinstance(o, Exception)]
+            if failed:
+                raise failed[0]
+    return (time.process_time() - started) / len(work)
+
+
+def run(label: str, url: str, args) -> None:
+    clerks = prepare(url, argparse.Namespace(units=2000, clerks_per_unit=2))
+    services = build_services(load_settings(database_url=url, _env_file=None), clock=FixedClock(AT))
+    work = messages(clerks, 500 + 2 * args.turns)
+    measure(services.dispatcher, work[:500], 1)  # warm: the roster view, compiled statements, templates
+    alone = measure(services.dispatcher, work[500 : 500 + args.turns], 1)
+    profile = cProfile.Profile() if args.profile else None
+    if profile:
+        profile.enable()
+    together = measure(services.dispatcher, work[500 + args.turns :], args.batch)
+    if profile:
+        profile.disable()
+    print(
+        f"{label}: CPU per answer turn, one thread: alone {alone * 1e6:.0f} µs, in batches of {args.batch} "
+        f"{together * 1e6:.0f} µs{' (profiled)' if profile else ''}; load average "
+        f"{' '.join(open('/proc/loadavg').read().split()[:3])}",
+        flush=True,
+    )
+    if profile:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+    services.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    if args.db == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            return run("SQLite", f"sqlite:///{tmp}/bench.db", args)
+    server = os.environ.get("KAOHE_TEST_PG_URL")
+    if not server:
+        parser.error("--db postgres needs KAOHE_TEST_PG_URL (. scripts/test-services.sh)")
+    with pg_database(server) as url:
+        run("PostgreSQL", url, args)
+
+
+if __name__ == "__main__":
+    main()
