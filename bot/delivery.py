@@ -95,13 +95,13 @@ class Sender:
     outcome commits, and a crash in between is a resend that WeCom's duplicate check drops."""
 
     def __init__(self, db: Database, transport: Transport, clock: Clock, workers: int = WORKERS):
-        self.db, self.transport, self.clock, self.workers = db, transport, clock, workers
+        self.db, self.transport, self.clock = db, transport, clock
+        self.workers = workers  # the pool
         self.holder = uuid.uuid4().hex[:16]
         self.backoff_base_s = BACKOFF_BASE_S  # fault runs shorten it to fit WeCom's misbehaviour into seconds
         self.claim_per_worker = CLAIM_PER_WORKER
         self.window = RateWindow()
         self.wakeup = threading.Event()
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="outbox-send")
         self._inflight: set[Future] = set()  # submitted and not finished (settle waits for them)
         self._inflight_lock = threading.Lock()  # never held across a database call: workers take it at the end
         self._troubled = threading.Event()  # a retryable failure since the last success
@@ -110,6 +110,16 @@ class Sender:
         self._first_outcome_at = 0.0  # time.monotonic() of the oldest of them
         self._outcomes_lock = threading.Lock()
         self._commit_lock = threading.Lock()
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    @workers.setter
+    def workers(self, count: int) -> None:
+        """A pool of `count` threads from now on (tests narrow it; rows already started finish where they are)."""
+        self._workers = count
+        self._pool = ThreadPoolExecutor(count, thread_name_prefix="outbox-send")
 
     def pump(self) -> int:
         """Commit what finished (when enough has, or long enough ago), then claim rows while fewer than two

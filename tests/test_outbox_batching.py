@@ -1,3 +1,4 @@
+import itertools
 import threading
 import time
 
@@ -138,3 +139,12 @@ def test_a_sender_whose_lease_was_taken_over_does_not_mark_the_row_sent(wecom, c
     assert statuses(wecom)[row_id] == "sending"
     with wecom.db.write() as session:
         assert outbox.mark_sent_many(session=session, outbox_ids=[row_id], now=clock.now(), holder="new") == {row_id}
+
+
+def test_a_pool_narrowed_to_one_sends_one_call_at_a_time(wecom, fake):
+    wecom.sender.workers = 1
+    enqueue(wecom, 3)
+    fake.delay_next("message/send", 0.2, times=3)
+    wecom.sender.drain()
+    arrivals = [call.at for call in fake.calls_to("message/send")]
+    assert len(arrivals) == 3 and all(b - a >= 0.19 for a, b in itertools.pairwise(arrivals)), arrivals
