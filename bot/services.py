@@ -34,7 +34,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, transport:
     db = Database(settings.database_url)
     transport = transport or make_transport(settings, db)
     keyring = make_keyring(settings)
-    sender = Sender(db, transport, clock)
+    sender = Sender(db, transport, clock, workers=settings.send_workers)
     dispatcher = Dispatcher(db, clock, sender.wakeup, keyring=keyring)
     return Services(
         settings=settings,

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_age_s: int = Field(600, ge=0, validation_alias="WECOM_MAX_AGE_S")
     body_timeout_s: float = Field(15, gt=0, le=3600, validation_alias="KAOHE_BODY_TIMEOUT_S")
     secret_key: str | None = Field(None, validation_alias="KAOHE_SECRET_KEY")
+    # message/send calls in flight at once per sender process: WeCom answers 45033 past its concurrency limit
+    # (about 10 a second by community reports, wecom.md §3.2), so at most 10 and 4 by default.
+    send_workers: int = Field(4, ge=1, le=10, validation_alias="KAOHE_SEND_WORKERS")
     # callback messages handled together in one transaction when they arrive at once (1: each alone)
     turn_batch: int = Field(32, ge=1, le=1000, validation_alias="KAOHE_TURN_BATCH")
 
@@ -119,6 +122,7 @@ _ENV_NAMES = {
     "max_age_s": "WECOM_MAX_AGE_S",
     "body_timeout_s": "KAOHE_BODY_TIMEOUT_S",
     "secret_key": "KAOHE_SECRET_KEY",
+    "send_workers": "KAOHE_SEND_WORKERS",
     "turn_batch": "KAOHE_TURN_BATCH",
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import Row, and_, or_, update
 from sqlmodel import Session, select
 
 from storage.models import Outbox, ReminderSend, utcnow
@@ -71,22 +71,54 @@ def claim(
     lease_s: int = LEASE_S,
     skip_locked: bool = False,
     holder: str | None = None,
-) -> list[Outbox]:
-    """Take due rows for sending, leased to `holder` until now + lease_s; rows past their use expire first."""
+) -> list[Row]:
+    """Take due rows for sending, leased to `holder` until now + lease_s; rows past their use expire first.
+
+    One UPDATE … RETURNING for the lot (rows with the outbox's columns, oldest first): the lease is what
+    keeps another sender off a row until it runs out, so the row is sent once."""
     session.execute(
         update(Outbox)
         .where(_due(now), Outbox.expires_at.is_not(None), Outbox.expires_at <= now)
         .values(status="expired", claimed_by=None)
     )
-    query = select(Outbox).where(_due(now)).order_by(Outbox.id).limit(limit)
+    due = select(Outbox.id).where(_due(now)).order_by(Outbox.id).limit(limit)
     if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    rows = list(session.exec(query))
-    for row in rows:
-        # The lease: until it runs out no other sender takes the row, so it is sent once.
-        row.status, row.next_attempt_at, row.claimed_by = "sending", now + timedelta(seconds=lease_s), holder
-        session.add(row)
-    return rows
+        due = due.with_for_update(skip_locked=True)
+    lease = dict(status="sending", next_attempt_at=now + timedelta(seconds=lease_s), claimed_by=holder)
+    statement = update(Outbox).where(Outbox.id.in_(due.scalar_subquery())).values(**lease)
+    rows = session.execute(_plain(statement.returning(*Outbox.__table__.c))).all()
+    return sorted(rows, key=lambda row: row.id)
+
+
+def _plain(statement):
+    """A bulk UPDATE that leaves the session's objects alone (the caller sets what it needs)."""
+    return statement.execution_options(synchronize_session=False)
+
+
+def _holder_is(holder: str | None):
+    return Outbox.claimed_by.is_(None) if holder is None else Outbox.claimed_by == holder
+
+
+def mark_sent_many(*, session: Session, outbox_ids: list[int], now: datetime, holder: str | None = None) -> set[int]:
+    """Delivered to every recipient: many rows in one statement; returns the ids this sender still held."""
+    if not outbox_ids:
+        return set()
+    statement = (
+        update(Outbox)
+        .where(Outbox.id.in_(outbox_ids), Outbox.status == "sending", _holder_is(holder))
+        .values(status="sent", sent_at=now, claimed_by=None, rejected=None, last_error=None)
+        .returning(Outbox.id)
+    )
+    return set(session.execute(_plain(statement)).scalars())
+
+
+def release(*, session: Session, outbox_ids: list[int], now: datetime, holder: str | None = None) -> int:
+    """Hand claimed rows back unsent, due at once, for any sender (this one queued them too long)."""
+    if not outbox_ids:
+        return 0
+    statement = update(Outbox).where(Outbox.id.in_(outbox_ids), Outbox.status == "sending", _holder_is(holder))
+    values = dict(status="pending", claimed_by=None, next_attempt_at=now)
+    return session.execute(_plain(statement.values(**values))).rowcount or 0
 
 
 def _held(session: Session, outbox_id: int, holder: str | None) -> Outbox | None:

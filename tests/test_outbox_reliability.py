@@ -61,6 +61,8 @@ def test_two_senders_at_once_send_each_row_once(any_db_url, clock, fake):
     for i in range(40):
         enqueue(first, f"two:{i}", f"消息 {i}")
     fake.delay_next("message/send", 0.05, times=1000)  # each call takes a while, so the senders overlap
+    for services in (first, second):
+        services.sender.claim_per_worker = 1  # small claims: both senders take rows while the other sends
     threads = [threading.Thread(target=s.sender.drain, kwargs={"max_rounds": 200}) for s in (first, second)]
     for thread in threads:
         thread.start()

@@ -17,6 +17,7 @@ VARIABLES = (
     "WECOM_BOT_AES_KEY",
     "WECOM_API_BASE",
     "WECOM_MAX_AGE_S",
+    "KAOHE_SEND_WORKERS",
 )
 
 
@@ -34,6 +35,7 @@ def test_defaults_need_no_configuration():
     assert s.admin_token is None
     assert s.api_base == "https://qyapi.weixin.qq.com/cgi-bin/"
     assert s.max_age_s == 600
+    assert s.send_workers == 4
     assert not (s.app_enabled or s.sending_enabled or s.bot_enabled)
 
 
@@ -50,6 +52,9 @@ def test_defaults_need_no_configuration():
         ("WECOM_API_BASE", "qyapi.weixin.qq.com/cgi-bin/"),
         ("WECOM_API_BASE", "ftp://qyapi.weixin.qq.com/"),
         ("WECOM_TOKEN", "token with spaces"),
+        ("KAOHE_SEND_WORKERS", "0"),
+        ("KAOHE_SEND_WORKERS", "11"),
+        ("KAOHE_SEND_WORKERS", "four"),
     ],
 )
 def test_malformed_value_is_refused_in_one_line_naming_the_variable(monkeypatch, variable, value):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -13,12 +14,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from bot.channels.wecom_crypto import CallbackCrypto, CallbackRejected, parse_app_message
+from bot.channels.wecom_http import JsonPoster, TransportFailure
 
 __all__ = [
     "CallbackCrypto",
@@ -143,6 +146,10 @@ class WeComClient:
         self.agent_id = int(agent_id)
         self._wx = _WxClient(api_base, corp_id, secret, timeout)
         self._slot = _slot_for(api_base, corp_id, secret)
+        # JSON POSTs (message/send above all) skip requests, unless a proxy applies: then requests takes them.
+        proxies = self._wx._http.proxies
+        direct = not (proxies.get(urlsplit(api_base).scheme) or proxies.get("all"))
+        self._poster = JsonPoster(api_base, timeout) if direct else None
 
     def send_message(self, touser: list[str], msg: dict[str, Any], *, duplicate_check_s: int = 0) -> dict[str, Any]:
         """message/send to up to 1000 userids; `msg` carries msgtype and its body (wecom.md §3.2)."""
@@ -205,8 +212,23 @@ class WeComClient:
 
     def _request(self, method: str, endpoint: str, token: str, **kwargs: Any) -> dict[str, Any]:
         params = {**kwargs.pop("params", {}), "access_token": token}
+        if self._poster is not None and method == "post" and list(kwargs) == ["data"]:
+            return _checked(self._post(endpoint, params, kwargs["data"]))
         with _wecom_errors():
             return _checked(self._wx._request(method, endpoint, params=params, **kwargs))
+
+    def _post(self, endpoint: str, params: dict[str, Any], data: dict[str, Any]) -> Any:
+        """The lean path, failing as the requests path does (same codes, same retryability)."""
+        try:
+            status, raw = self._poster.post(endpoint, params, data)
+        except TransportFailure as exc:
+            raise WeComError(ERR_TRANSPORT, type(exc).__name__, retryable=True) from None
+        if status >= 400:
+            raise WeComError(ERR_RESPONSE, f"HTTP {status}", retryable=status >= 500 or status == 429)
+        try:
+            return json.loads(raw.decode("utf-8", "ignore"), strict=False)
+        except ValueError:
+            raise WeComError(ERR_RESPONSE, "response is not JSON", retryable=True) from None
 
     def _token(self) -> str:
         slot = self._slot

@@ -122,6 +122,8 @@ class FakeWeCom:
             self._delays: list[_Rule] = []
             self._statuses: list[_Rule] = []
             self._drops: list[_Rule] = []
+            self._hangups: list[_Rule] = []
+            self.connections = 0  # TCP connections accepted (keep-alive reuse shows as few)
             self._plans: list[tuple[str, list[str]]] = []
             self._accepted: dict[str, float] = {}  # request JSON -> when first delivered (duplicate check)
             self.duplicates = 0  # sends dropped by the duplicate check
@@ -146,10 +148,19 @@ class FakeWeCom:
         with self._lock:
             self._drops.append(_Rule(path_suffix, applied, times))
 
+    def hang_up_after_next(self, path_suffix: str, times: int = 1) -> None:
+        """Answer, then close the connection without saying so (a server's keep-alive timeout)."""
+        with self._lock:
+            self._hangups.append(_Rule(path_suffix, True, times))
+
+    @property
+    def connections_closed(self) -> int:
+        return self._server.closed
+
     def heal(self) -> None:
         """WeCom recovers: pending failures, delays, drops and plans are forgotten; calls and deliveries stay."""
         with self._lock:
-            for rules in (self._failures, self._delays, self._statuses, self._drops):
+            for rules in (self._failures, self._delays, self._statuses, self._drops, self._hangups):
                 rules.clear()
             self._plans.clear()
 
@@ -384,6 +395,13 @@ def _multipart(content_type: str, raw: bytes) -> list[dict]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    closed = 0  # connections this server has closed
+    _closing = threading.Lock()
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        with self._closing:
+            self.closed += 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is not news
@@ -394,6 +412,11 @@ def _handler_for(fake: FakeWeCom) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: the benchmark reuses connections
         disable_nagle_algorithm = True  # else header and body writes stall on delayed ACKs
+
+        def setup(self) -> None:
+            super().setup()
+            with fake._lock:
+                fake.connections += 1
 
         def do_GET(self) -> None:
             self._serve("GET")
@@ -408,7 +431,10 @@ def _handler_for(fake: FakeWeCom) -> type[BaseHTTPRequestHandler]:
             if (delay and fake._stopping.wait(delay)) or answer is None:
                 self.close_connection = True
                 return
+            with fake._lock:  # decided before answering: the client may send again as soon as it has the answer
+                hang_up = bool(fake._take(fake._hangups, url.path))
             self._reply(status, answer)
+            self.close_connection = self.close_connection or hang_up
 
         def _body(self) -> Any:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
