@@ -23,7 +23,7 @@ _COMPILED: dict[tuple, tuple[object, _Compiled | None]] = {}
 # session.info keys of what one turn read and keeps current by its own writes; dropped between turns
 # that share a transaction (storage.entries registers its own)
 TURN_CACHES: list[str] = []
-_CONNECTION = "core.connection"  # session.info: (transaction, SQLAlchemy connection, DBAPI connection)
+_CONNECTION = "core.connection"  # session.info: (transaction, SQLAlchemy and DBAPI connections, listening)
 
 
 def dialect_insert(session: Session, table):
@@ -50,13 +50,13 @@ def run(session: Session, stmt, params=None):
     `params` is a dict, or a list of dicts for one statement run over many rows."""
     if session.new or session.dirty or session.deleted:
         session.flush()
-    conn, dbapi_conn = _connection(session)
+    conn, dbapi_conn, listening = _connection(session)
     params = params if params is not None else {}
     first = params[0] if isinstance(params, list) else params
     compiled = _compiled(conn.dialect, stmt, first)
     if compiled is None:
         return conn.execute(stmt, params)
-    return compiled.execute(conn, dbapi_conn, params)
+    return compiled.execute(conn, dbapi_conn, params, listening)
 
 
 def end_turn(session: Session) -> None:
@@ -74,8 +74,11 @@ def _connection(session: Session):
     held = session.info.get(_CONNECTION)
     if held is None or held[0] is not transaction or transaction is None:
         conn = session.connection()
-        held = session.info[_CONNECTION] = (session.get_transaction(), conn, conn.connection.dbapi_connection)
-    return held[1], held[2]
+        # whether anyone listens for statements, asked once a transaction (listeners are set up beforehand)
+        listening = bool(conn.dispatch.before_cursor_execute)
+        held = (session.get_transaction(), conn, conn.connection.dbapi_connection, listening)
+        session.info[_CONNECTION] = held
+    return held[1], held[2], held[3]
 
 
 class Rows:
@@ -126,20 +129,21 @@ class _Compiled:
     def parameters(self, params: dict):
         values = {**self.defaults, **params} if self.defaults else params
         if self.positional:
-            return tuple(values[n] if p is None else p(values[n]) for n, p in self.order)
+            if not self.binds:  # nothing to convert: the values in their order, in C
+                return tuple(map(values.__getitem__, self.names))
+            return tuple([values[n] if p is None else p(values[n]) for n, p in self.order])
         values = dict(values)
         for name, process in self.binds:
             if name in values:
                 values[name] = process(values[name])
         return values
 
-    def execute(self, conn, dbapi_conn, params) -> Rows:
+    def execute(self, conn, dbapi_conn, params, listening: bool = True) -> Rows:
         many = isinstance(params, list)
         args = [self.parameters(p) for p in params] if many else self.parameters(params)
         cursor = dbapi_conn.cursor()
-        listeners = conn.dispatch.before_cursor_execute
-        if listeners:  # SQLAlchemy's own event, so whoever counts or logs statements still sees these
-            listeners(conn, cursor, self.sql, args, None, many)
+        if listening:  # SQLAlchemy's own event, so whoever counts or logs statements still sees these
+            conn.dispatch.before_cursor_execute(conn, cursor, self.sql, args, None, many)
         try:
             if many:
                 cursor.executemany(self.sql, args)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from storage import campaigns
@@ -11,6 +11,7 @@ from storage.core import prepared, run
 from storage.models import DataStamp, Person, Unit
 
 _MISSING = object()
+_PEOPLE, _UNITS = Person.__table__, Unit.__table__
 
 
 class RosterView:
@@ -29,14 +30,18 @@ class RosterView:
 
     def person(self, session: Session, userid: str) -> Person | None:
         if userid not in self._people:
-            row = session.execute(select(*Person.__table__.c).where(Person.userid == userid)).first()
-            self._people[userid] = Person(**row._mapping) if row else None
+            stmt = prepared(
+                session, "person.one", lambda _: select(*_PEOPLE.c).where(_PEOPLE.c.userid == bindparam("u"))
+            )
+            row = run(session, stmt, {"u": userid}).first()
+            self._people[userid] = Person(**row._asdict()) if row else None
         return self._people[userid]
 
     def unit(self, session: Session, code: str) -> Unit | None:
         if code not in self._units:
-            row = session.execute(select(*Unit.__table__.c).where(Unit.code == code)).first()
-            self._units[code] = Unit(**row._mapping) if row else None
+            stmt = prepared(session, "unit.one", lambda _: select(*_UNITS.c).where(_UNITS.c.code == bindparam("c")))
+            row = run(session, stmt, {"c": code}).first()
+            self._units[code] = Unit(**row._asdict()) if row else None
         return self._units[code]
 
     def admins(self, session: Session) -> list[Person]:
