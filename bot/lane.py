@@ -30,6 +30,10 @@ class TurnLane:
 
     async def dispatch(self, inbound: Inbound, passive_bytes: int | None = None) -> list[Reply]:
         """What Dispatcher.dispatch answers, handled on the lane; raises what it raises."""
+        return await self.submit(inbound, passive_bytes)
+
+    def submit(self, inbound: Inbound, passive_bytes: int | None = None) -> asyncio.Future:
+        """Queue a message; the future (of the running event loop) gets its answer or its exception."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self._ready:
@@ -40,7 +44,7 @@ class TurnLane:
                 self._thread = threading.Thread(target=self._run, name="turn-lane", daemon=True)
                 self._thread.start()
             self._ready.notify()
-        return await future
+        return future
 
     def close(self, timeout: float = 10.0) -> None:
         """Handle what is queued, then stop the thread."""

@@ -139,7 +139,7 @@ async def dispatch_in_time(
 ) -> list[Reply] | None:
     """Answer within WeCom's 5 s: if the work takes longer, return None now (the channel answers without
     waiting), let the work finish, and hand its replies to `late` (the outbox, or a stream refresh)."""
-    work = asyncio.ensure_future(services.lane.dispatch(inbound, passive_bytes))
+    work = services.lane.submit(inbound, passive_bytes)  # a future, not a task: nothing to schedule
     try:
         async with asyncio.timeout(ANSWER_WITHIN_S):  # shielded: the turn goes on when the wait ends
             return await asyncio.shield(work)
