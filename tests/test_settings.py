@@ -18,6 +18,7 @@ VARIABLES = (
     "WECOM_API_BASE",
     "WECOM_MAX_AGE_S",
     "KAOHE_SEND_WORKERS",
+    "KAOHE_TURN_BATCH",
 )
 
 
@@ -55,6 +56,8 @@ def test_defaults_need_no_configuration():
         ("KAOHE_SEND_WORKERS", "0"),
         ("KAOHE_SEND_WORKERS", "11"),
         ("KAOHE_SEND_WORKERS", "four"),
+        ("KAOHE_TURN_BATCH", "0"),
+        ("KAOHE_TURN_BATCH", "many"),
     ],
 )
 def test_malformed_value_is_refused_in_one_line_naming_the_variable(monkeypatch, variable, value):
@@ -146,3 +149,12 @@ def test_serve_with_a_bad_variable_exits_with_one_line_naming_it(kaohe, variable
     assert result.returncode != 0
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert len(lines) == 1 and variable in lines[0]
+
+
+def test_kaohe_turn_batch_sizes_the_lanes_batches(monkeypatch, tmp_path):
+    from bot.services import build_services
+
+    monkeypatch.setenv("KAOHE_TURN_BATCH", "5")
+    services = build_services(load_settings(database_url=f"sqlite:///{tmp_path}/t.db"))
+    assert services.lane.batch == 5
+    services.close()
