@@ -48,7 +48,7 @@ def prepared(session: Session, name: str, build: Callable[[Session], object]):
 def run(session: Session, stmt, params=None):
     """Execute on the session's connection, after flushing what the session holds (so reads see it).
     `params` is a dict, or a list of dicts for one statement run over many rows."""
-    if session.new or session.dirty or session.deleted:
+    if not _is_clean(session):
         session.flush()
     conn, dbapi_conn, listening = _connection(session)
     params = params if params is not None else {}
@@ -66,6 +66,13 @@ def end_turn(session: Session) -> None:
     session.expunge_all()
     for key in TURN_CACHES:
         session.info.pop(key, None)
+
+
+def _is_clean(session: Session) -> bool:
+    """Nothing added, changed or deleted in the session that a read would miss. SQLAlchemy's own check
+    (flush() makes it too) when it has one; its public properties, three collections each time, otherwise."""
+    check = getattr(session, "_is_clean", None)
+    return check() if check is not None else not (session.new or session.dirty or session.deleted)
 
 
 def _connection(session: Session):

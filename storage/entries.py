@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,6 +57,7 @@ class StaleEntry(Exception):
         self.current = current
 
 
+@functools.cache
 def _columns(kind: str):
     model, field = _MODELS[kind]
     t = model.__table__.c

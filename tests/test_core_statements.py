@@ -121,3 +121,15 @@ def test_sqlite_datetimes_read_back_aware_in_utc_whichever_way_they_were_written
         orm = session.get(DialogState, "u")
     assert fast.updated_at == orm.updated_at == read and fast.updated_at.tzinfo is UTC
     db.dispose()
+
+
+def test_a_prepared_read_sees_what_the_session_holds_unflushed(any_db_url):
+    db = Database(any_db_url)
+    with db.write() as session:
+        session.add(DialogState(userid="u9", flow="scores", data={}, updated_at=AT))
+        row = core.run(session, core.prepared(session, "test.state", _state_select), {"u": "u9"}).first()
+        assert row is not None and row.flow == "scores"
+        session.get(DialogState, "u9").flow = "activities"  # a change to a loaded object, not yet flushed
+        row = core.run(session, core.prepared(session, "test.state", _state_select), {"u": "u9"}).first()
+        assert row.flow == "activities"
+    db.dispose()
