@@ -31,7 +31,7 @@ import requests
 from sqlalchemy import insert, select
 
 from benchmarks.callbacks_report import OPENING, SAVED, Measured, report, run_line
-from benchmarks.reminders import pg_database
+from benchmarks.reminders import on_chosen_database
 from benchmarks.server import AT
 from benchmarks.werobot_app import reply_text, session_counts
 from bot.channels.wecom_fields import message_key
@@ -307,14 +307,7 @@ def main() -> None:
     )
     parser.add_argument("--floor-guess", type=float, default=4000, help="requests/s to prepare for the floor")
     args = parser.parse_args()
-    if args.db == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            return run("SQLite", f"sqlite:///{tmp}/bench.db", args)
-    server = os.environ.get("KAOHE_TEST_PG_URL")
-    if not server:
-        parser.error("--db postgres needs KAOHE_TEST_PG_URL (. scripts/test-services.sh)")
-    with pg_database(server) as url:
-        run("PostgreSQL", url, args)
+    on_chosen_database(parser, args, run)
 
 
 if __name__ == "__main__":

@@ -146,5 +146,18 @@ class pg_database:
         self.admin.dispose()
 
 
+def on_chosen_database(parser, args, run) -> None:
+    """`run(label, url, args)` on a temporary SQLite file, or (`--db postgres`) on a throw-away database
+    beside KAOHE_TEST_PG_URL's; refused in one line when that is unset."""
+    if args.db == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            return run("SQLite", f"sqlite:///{tmp}/bench.db", args)
+    server = os.environ.get("KAOHE_TEST_PG_URL")
+    if not server:
+        parser.error("--db postgres needs KAOHE_TEST_PG_URL (. scripts/test-services.sh)")
+    with pg_database(server) as url:
+        run("PostgreSQL", url, args)
+
+
 if __name__ == "__main__":
     main()

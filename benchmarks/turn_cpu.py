@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
-import tempfile
 import time
 from collections import deque
 
 from benchmarks.callbacks import prepare
-from benchmarks.reminders import pg_database
+from benchmarks.reminders import on_chosen_database
 from benchmarks.server import AT
 from bot.services import build_services
 from bot.settings import load_settings
@@ -81,14 +79,7 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    if args.db == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            return run("SQLite", f"sqlite:///{tmp}/bench.db", args)
-    server = os.environ.get("KAOHE_TEST_PG_URL")
-    if not server:
-        parser.error("--db postgres needs KAOHE_TEST_PG_URL (. scripts/test-services.sh)")
-    with pg_database(server) as url:
-        run("PostgreSQL", url, args)
+    on_chosen_database(parser, args, run)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import argparse
 import http.client
 import os
 import random
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from benchmarks.callbacks import Requests, Server, _busy_since, _machine_ticks
-from benchmarks.reminders import pg_database
+from benchmarks.reminders import on_chosen_database
 from benchmarks.server import AT
 from bot.operations import load_campaign_file
 from bot.secret_key import keyring
@@ -185,14 +184,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
-    if args.db == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            return run("SQLite", f"sqlite:///{tmp}/bench.db", args)
-    server = os.environ.get("KAOHE_TEST_PG_URL")
-    if not server:
-        parser.error("--db postgres needs KAOHE_TEST_PG_URL (. scripts/test-services.sh)")
-    with pg_database(server) as url:
-        run("PostgreSQL", url, args)
+    on_chosen_database(parser, args, run)
 
 
 if __name__ == "__main__":
