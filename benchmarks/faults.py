@@ -17,7 +17,6 @@ from bot.app import create_app
 from bot.demo import SAMPLE_ROSTER
 from bot.operations import import_roster_files, load_campaign_file
 from bot.services import build_services
-from bot.settings import load_settings
 from schedules.firing import fire_reminder
 from storage.campaign import DEFAULT_CAMPAIGN
 from storage.migrate import upgrade
@@ -26,7 +25,7 @@ from tests.bulk_roster import add_roster
 from tests.conftest import IN_SELF_CHECK
 from tests.fakes.wecom_server import FakeWeCom
 from tests.live_server import Clerk, LiveServer, ShiftedClock
-from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN
+from tests.wecom_client_side import app_settings
 
 CLERKS = ["wangfang", "liqiang", "zhangmin", "liujing", "chenjie", "yangyang", "zhaolei", "huangyan"]
 WORDS = ["填报", "6", "24", "12", "上一步", "5", "进度", "取消"]
@@ -45,16 +44,7 @@ def main() -> None:
 
 
 def run(url: str, fake: FakeWeCom, args) -> None:
-    settings = load_settings(
-        database_url=url,
-        corp_id=CORP_ID,
-        token=TOKEN,
-        aes_key=AES_KEY,
-        secret="s3cret",
-        agent_id=1000002,
-        api_base=fake.base_url,
-        _env_file=None,
-    )
+    settings = app_settings(url, fake.base_url)
     services = build_services(settings, clock=ShiftedClock(IN_SELF_CHECK))
     campaign, _ = load_campaign_file(services.db, DEFAULT_CAMPAIGN)
     import_roster_files(services.db, SAMPLE_ROSTER / "units.csv", SAMPLE_ROSTER / "people.csv")

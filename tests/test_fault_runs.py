@@ -10,7 +10,6 @@ from bot.app import create_app
 from bot.demo import SAMPLE_ROSTER
 from bot.operations import import_roster_files, load_campaign_file
 from bot.services import build_services
-from bot.settings import load_settings
 from schedules.firing import fire_reminder
 from storage import campaigns
 from storage.campaign import DEFAULT_CAMPAIGN
@@ -18,7 +17,7 @@ from storage.models import Outbox
 from tests.bulk_roster import add_roster
 from tests.conftest import IN_SELF_CHECK
 from tests.live_server import Clerk, LiveServer, ShiftedClock
-from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN
+from tests.wecom_client_side import app_settings
 
 CLERKS = ["wangfang", "liqiang", "zhangmin", "liujing", "chenjie", "yangyang"]
 FORM = ["填报", "6", "24", "12", "4", "上一步", "5", "进度"]
@@ -29,16 +28,7 @@ SETTLE_S = 45
 
 @pytest.fixture
 def live(sqlite_url, fake):
-    settings = load_settings(
-        database_url=sqlite_url,
-        corp_id=CORP_ID,
-        token=TOKEN,
-        aes_key=AES_KEY,
-        secret="s3cret",
-        agent_id=1000002,
-        api_base=fake.base_url,
-        _env_file=None,
-    )
+    settings = app_settings(sqlite_url, fake.base_url)
     services = build_services(settings, clock=ShiftedClock(IN_SELF_CHECK))  # the 5 s client timeout, as shipped
     services.sender.backoff_base_s = 1.0  # retries after 1, 2, 4 s: the run fits in well under a minute
     load_campaign_file(services.db, DEFAULT_CAMPAIGN)

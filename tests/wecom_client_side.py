@@ -12,6 +12,23 @@ from tests.wecom_keys import AES_KEY, CORP_ID, TOKEN  # also imported from here 
 _ids = itertools.count(7000000000000000001)
 
 
+def app_settings(database_url: str, api_base: str, **extra):
+    """The service's settings for the app channel with the test keys, sending to a (fake) WeCom at `api_base`."""
+    from bot.settings import load_settings
+
+    return load_settings(
+        database_url=database_url,
+        corp_id=CORP_ID,
+        token=TOKEN,
+        aes_key=AES_KEY,
+        secret="s3cret",
+        agent_id=1000002,
+        api_base=api_base,
+        _env_file=None,
+        **extra,
+    )
+
+
 def text_xml(userid: str, content: str, msg_id: int | None = None, corp_id: str = CORP_ID) -> str:
     msg_id = msg_id or next(_ids)
     return (

@@ -6,25 +6,13 @@ from bot.channels.wecom_transport import WeComTransport
 from bot.demo import SAMPLE_ROSTER
 from bot.operations import import_roster_files, load_campaign_file
 from bot.services import build_services
-from bot.settings import load_settings
 from storage.campaign import DEFAULT_CAMPAIGN
 from tests.wecom_bot_side import BOT_KEY, BOT_TOKEN
-from tests.wecom_client_side import AES_KEY, CORP_ID, TOKEN
+from tests.wecom_client_side import app_settings
 
 
 def _both(url, clock, fake):
-    settings = load_settings(
-        database_url=url,
-        corp_id=CORP_ID,
-        token=TOKEN,
-        aes_key=AES_KEY,
-        secret="s3cret",
-        agent_id=1000002,
-        api_base=fake.base_url,
-        bot_token=BOT_TOKEN,
-        bot_aes_key=BOT_KEY,
-        _env_file=None,
-    )
+    settings = app_settings(url, fake.base_url, bot_token=BOT_TOKEN, bot_aes_key=BOT_KEY)
     services = build_services(settings, clock=clock, transport=WeComTransport(settings, timeout=2))
     load_campaign_file(services.db, DEFAULT_CAMPAIGN)
     import_roster_files(services.db, SAMPLE_ROSTER / "units.csv", SAMPLE_ROSTER / "people.csv")
