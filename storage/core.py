@@ -43,7 +43,7 @@ def insert_ignoring(session: Session, table, keys: list[str]):
 
 def prepared(session: Session, name: str, build: Callable[[Session], object]):
     """The statement `build(session)` makes, built once per dialect and kept under `name`."""
-    key = (session.get_bind().dialect.name, name)
+    key = ((session.bind or session.get_bind()).dialect.name, name)
     stmt = _BUILT.get(key)
     if stmt is None:
         stmt = _BUILT[key] = build(session)
@@ -55,14 +55,34 @@ def run(session: Session, stmt, params=None):
     `params` is a dict, or a list of dicts for one statement run over many rows."""
     if not _is_clean(session):
         session.flush()
-    held = _connection(session)
+    held = session.info.get(_CONNECTION)
+    if held is None or held.transaction is not session.get_transaction():
+        held = _connection(session)
     if params is None:
         params = {}
-    first = params[0] if params.__class__ is list else params
-    compiled = _compiled(held.conn.dialect, stmt, first)
+    compiled = _compiled(held.conn.dialect, stmt, params[0] if params.__class__ is list else params)
     if compiled is None:
         return held.conn.execute(stmt, params)
     return compiled.execute(held, params)
+
+
+def run_all(session: Session, work: list[tuple]) -> list[Rows]:
+    """Several (statement, params) in their order, each as run() gives it: on PostgreSQL in one round trip
+    (libpq's pipeline) when all can go through libpq. A failing one raises as it would alone; the
+    statements after it are then not run (the transaction is failed anyway)."""
+    if not _is_clean(session):
+        session.flush()
+    held = _connection(session)
+    dialect = held.conn.dialect
+    found = [
+        (_compiled(dialect, stmt, params[0] if params.__class__ is list else params), params) for stmt, params in work
+    ]
+    if held.wire is None or not held.wire.ready() or any(c is None or c.wire is None for c, _ in found):
+        return [
+            held.conn.execute(stmt, params) if c is None else c.execute(held, params)
+            for (stmt, _), (c, params) in zip(work, found, strict=True)
+        ]
+    return _Compiled.pipeline(held, found)
 
 
 def end_turn(session: Session) -> None:
@@ -74,11 +94,13 @@ def end_turn(session: Session) -> None:
         session.info.pop(key, None)
 
 
-def _is_clean(session: Session) -> bool:
-    """Nothing added, changed or deleted in the session that a read would miss. SQLAlchemy's own check
-    (flush() makes it too) when it has one; its public properties, three collections each time, otherwise."""
-    check = getattr(session, "_is_clean", None)
-    return check() if check is not None else not (session.new or session.dirty or session.deleted)
+def _public_is_clean(session: Session) -> bool:
+    return not (session.new or session.dirty or session.deleted)
+
+
+# Nothing added, changed or deleted in the session that a read would miss: SQLAlchemy's own check (flush()
+# makes it too) when it has one; its public properties, three collections each time, otherwise.
+_is_clean = getattr(Session, "_is_clean", _public_is_clean)
 
 
 class _Held:
@@ -200,17 +222,52 @@ class _Compiled:
         return Rows(self._shape(fetched), rowcount)
 
     def _execute_wire(self, held: _Held, params) -> Rows:
-        wire, many = held.wire, params.__class__ is list
-        args = [self.ordered(p) for p in params] if many else self.ordered(params)
+        if params.__class__ is list and len(params) > 1:
+            return self.pipeline(held, [(self, params)])[0]
+        wire, args = held.wire, self.ordered(params[0] if params.__class__ is list else params)
         if held.listening:
-            held.conn.dispatch.before_cursor_execute(held.conn, held.dbapi_cursor(), self.sql, args, None, many)
+            held.conn.dispatch.before_cursor_execute(
+                held.conn, held.dbapi_cursor(), self.sql, args, None, params.__class__ is list
+            )
         try:
-            if many:
-                results = wire.execute_many(self.wire, [wire.dump(self.wire, a) for a in args])
-                return Rows([], sum(r.command_tuples or 0 for r in results))
             result = wire.execute(self.wire, wire.dump(self.wire, args))
         except self.dbapi_error as error:
             raise exc.DBAPIError.instance(self.sql, args, error, self.dbapi_error) from error
+        return self._result(wire, result)
+
+    @staticmethod
+    def pipeline(held: _Held, work: list[tuple[_Compiled, dict | list]]) -> list[Rows]:
+        """Each (compiled, params or list of params) in one libpq pipeline; a Rows for each, a list of
+        params counting its rows' changes as executemany does."""
+        wire, sent, args = held.wire, [], []
+        for compiled, params in work:
+            many = params.__class__ is list
+            ordered = [compiled.ordered(p) for p in params] if many else compiled.ordered(params)
+            if held.listening:
+                held.conn.dispatch.before_cursor_execute(
+                    held.conn, held.dbapi_cursor(), compiled.sql, ordered, None, many
+                )
+            sent.extend((compiled.wire, wire.dump(compiled.wire, o)) for o in (ordered if many else [ordered]))
+            args.append(ordered)
+        try:
+            results = iter(wire.pipeline(sent))
+        except work[0][0].dbapi_error as error:  # the connection itself failed
+            raise exc.DBAPIError.instance(work[0][0].sql, args, error, work[0][0].dbapi_error) from error
+        out = []
+        for (compiled, params), ordered in zip(work, args, strict=True):
+            mine = [next(results) for _ in params] if params.__class__ is list else [next(results)]
+            try:
+                for result in mine:
+                    wire.checked(result)
+            except compiled.dbapi_error as error:
+                raise exc.DBAPIError.instance(compiled.sql, ordered, error, compiled.dbapi_error) from error
+            if params.__class__ is list:
+                out.append(Rows([], sum(r.command_tuples or 0 for r in mine)))
+            else:
+                out.append(compiled._result(wire, mine[0]))
+        return out
+
+    def _result(self, wire, result) -> Rows:
         rowcount = result.command_tuples
         if not self.returns:
             return Rows([], -1 if rowcount is None else rowcount)

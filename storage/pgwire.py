@@ -22,6 +22,7 @@ _KEY = "core.pgwire"  # connection record info: the Wire of that DBAPI connectio
 _INTRANS = pq.TransactionStatus.INTRANS
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
 _SYNC = pq.ExecStatus.PIPELINE_SYNC
+_SQLSTATE, _UNKNOWN_STATEMENT = pq.DiagnosticField.SQLSTATE, b"26000"
 
 
 class Statement:
@@ -79,21 +80,24 @@ class Wire:
     def execute(self, stmt: Statement, params: list):
         """Run with dumped parameters; the result (rows loaded by `rows`), or psycopg's error raised."""
         self._prepare(stmt)
-        return self._checked(self.pgconn.exec_prepared(stmt.name, params, None, 0))  # waits without the GIL
+        return self.checked(self.pgconn.exec_prepared(stmt.name, params, None, 0))  # waits without the GIL
 
-    def execute_many(self, stmt: Statement, many: list[list]) -> list:
-        """The same statement over several parameter rows in one round trip (libpq's pipeline mode)."""
-        self._prepare(stmt)
+    def pipeline(self, work: list[tuple[Statement, list]]) -> list:
+        """Statements with their dumped parameters sent at once and their results read at once (libpq's
+        pipeline mode: one round trip), unchecked (`checked` raises a failed one's error). After a
+        failed statement the server skips the rest, and the transaction is failed as after any error."""
+        for stmt, _ in work:
+            self._prepare(stmt)
         pg = self.pgconn
         pg.enter_pipeline_mode()
         try:
-            for params in many:
+            for stmt, params in work:
                 pg.send_query_prepared(stmt.name, params, None, 0)
             pg.pipeline_sync()
             results = self._collect()
         finally:
             pg.exit_pipeline_mode()
-        return [self._checked(r) for r in results]
+        return results
 
     def rows(self, result, make) -> list:
         self.tx.set_pgresult(result)
@@ -101,11 +105,13 @@ class Wire:
 
     def _prepare(self, stmt: Statement) -> None:
         if stmt.name not in self.prepared:
-            self._checked(self.pgconn.prepare(stmt.name, stmt.query, None))
+            self.checked(self.pgconn.prepare(stmt.name, stmt.query, None))
             self.prepared.add(stmt.name)
 
-    def _checked(self, result):
+    def checked(self, result):
         if result.status not in _OK:
+            if result.error_field(_SQLSTATE) == _UNKNOWN_STATEMENT:  # deallocated by someone: prepare anew
+                self.prepared.clear()  # (this transaction is failed; the next one prepares again)
             raise errors.error_from_result(result, encoding=self.encoding)
         return result
 

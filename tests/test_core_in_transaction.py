@@ -124,3 +124,61 @@ def test_a_prepared_statement_runs_prepared_on_each_new_connection(pg_url):
             names = session.execute(text("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'kaohe_%'"))
             assert [n.startswith("SELECT dialog_state.userid") for (n,) in names] == [True]
         db.dispose()
+
+
+def _claim(session):
+    t = ProcessedMessage.__table__
+    return core.insert_ignoring(session, t, ["key"]).returning(t.c.key)
+
+
+def test_statements_run_together_give_what_each_gives_alone_in_their_order(any_db_url):
+    db = Database(any_db_url)
+    seen = []
+    event.listen(db.engine, "before_cursor_execute", lambda *a: seen.append(a[2].split()[0]))
+    key = {"key": "k1", "userid": "u", "replies": [], "created_at": AT}
+    state = {"userid": "u", "flow": "scores", "data": {}, "updated_at": AT}
+    with db.write() as session:
+        claim, read = core.prepared(session, "test.claim", _claim), core.prepared(session, "test.tx.state", _state)
+        write = core.prepared(session, "test.tx.state.insert", lambda _: insert(_STATE))
+        work = [(claim, key), (read, {"u": "u"}), (write, state), (read, {"u": "u"}), (claim, key)]
+        first, before, written, after, again = core.run_all(_begun(session), work)
+    assert (first.scalar_one_or_none(), again.scalar_one_or_none()) == ("k1", None)
+    assert before.first() is None and written.rowcount == 1 and tuple(after.first()) == ("u", "scores", {}, AT)
+    assert [s for s in seen if s != "BEGIN"] == ["SELECT", "INSERT", "SELECT", "INSERT", "SELECT", "INSERT"]
+    db.dispose()
+
+
+def test_a_failing_statement_among_several_is_raised_as_sqlalchemys_and_nothing_is_kept(any_db_url):
+    db = Database(any_db_url)
+    t = ProcessedMessage.__table__
+    values = {"key": "k", "userid": "u", "replies": [], "created_at": AT}
+    with pytest.raises(exc.IntegrityError, match="processed_message") as raised, db.write() as session:
+        insert_key, read = (
+            core.prepared(session, "test.tx.dup", lambda _: insert(t)),
+            core.prepared(session, "test.tx.state", _state),
+        )
+        core.run_all(
+            _begun(session), [(read, {"u": "u"}), (insert_key, values), (insert_key, [values]), (read, {"u": "u"})]
+        )
+    assert raised.value.statement.startswith("INSERT INTO processed_message")
+    with db.read() as session:
+        assert session.execute(select(t.c.key)).all() == []
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_prepared_statements_survive_a_rollback_and_are_prepared_anew_once_deallocated(pg_url):
+    db = Database(pg_url)
+    with pytest.raises(RuntimeError), db.write() as session:
+        for _ in range(6):  # often enough for psycopg to prepare a statement of its own
+            session.execute(text("SELECT 1"))
+        core.run(session, core.prepared(session, "test.tx.state", _state), {"u": "nobody"})
+        raise RuntimeError("rolled back")
+    with db.write() as session:
+        assert core.run(_begun(session), core.prepared(session, "test.tx.state", _state), {"u": "x"}).first() is None
+    with pytest.raises(exc.ProgrammingError, match="does not exist"), db.write() as session:
+        session.execute(text("DEALLOCATE ALL"))
+        core.run(session, core.prepared(session, "test.tx.state", _state), {"u": "x"})
+    with db.write() as session:
+        assert core.run(_begun(session), core.prepared(session, "test.tx.state", _state), {"u": "x"}).first() is None
+    db.dispose()
