@@ -65,6 +65,7 @@ class Directory:
 
     def __init__(self):
         self._view: RosterView | None = None
+        self.generation = 0  # how many views this has made: a new one means a roster or campaign reloaded
 
     def view(self, session: Session, stamp_rows=None) -> RosterView:
         """The view of the stamp read now, or of `stamp_rows` (reading_stamp's result, read in this turn)."""
@@ -74,6 +75,7 @@ class Directory:
         view = self._view
         if view is None or view.stamp != stamp:
             view = self._view = RosterView(stamp)
+            self.generation += 1
         return view
 
     @staticmethod
