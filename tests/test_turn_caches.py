@@ -7,6 +7,8 @@ from jinja2 import UndefinedError
 
 from bot.operations import load_campaign_file
 from bot.services import build_services
+from handlers.errors import InputError
+from handlers.parsing import parse_answer
 from storage.campaign import DEFAULT_CAMPAIGN
 from storage.render import TEMPLATES, _compiled, environment, render
 from tests.conftest import _services
@@ -67,3 +69,11 @@ def test_every_template_is_rendered_with_the_globals_jinja_gives_it():
     assert "form_question.txt" in names
     for name in names:
         assert _compiled(name)[1] == dict(environment().get_template(name).globals), name
+
+
+def test_the_same_short_answer_is_judged_by_each_tables_own_rule_for_halves():
+    assert parse_answer("2.5", allow_half=True) == (2.5, None)
+    with pytest.raises(InputError):
+        parse_answer("2.5")
+    assert parse_answer("2.5", allow_half=True) == (2.5, None)
+    assert parse_answer("6 其中两次线上") == (6, "其中两次线上")
