@@ -1,32 +1,48 @@
-"""The turn lane: callbacks wait in the event loop while one thread handles the messages queued, together."""
+"""The turn lane: callbacks wait in the event loop while their messages are handled together, on the loop
+itself when that cannot stall it (SQLite, lock free, nothing heavy), else on one thread."""
 
 # SQLite has one writer. Thirty-two request threads each waiting for it spend more on the wait (the GIL,
 # the write lock, a wake-up per answer) than on their turn, and each pays its own BEGIN and COMMIT.
-# Here a callback queues its message and awaits a future; one thread takes whatever is queued (up to
-# `batch` messages), hands it to Dispatcher.dispatch_many (one transaction, one commit), and then
-# resolves the futures in one call into the event loop. Messages are handled in the order they came.
+# Here a callback queues its message and awaits a future, and the messages waiting go in one transaction.
+# On SQLite the event loop runs that transaction itself, right after the callbacks that queued them: a
+# second busy thread would take the GIL from the loop for every statement (benchmarks/callbacks.py: CPU
+# per turn 1.8 -> 1.2-1.3 ms). It never waits there: a held write lock (another thread, the scheduler's
+# process) or a heavy turn (Turn.heavy: a document, the whole city) raises HandOff with nothing kept, and
+# the same messages go to the thread, which may wait. While the thread has messages, new ones follow them
+# there, so one person's messages are always handled in the order they came.
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 
+from bot.heap import HeapKeeper
 from handlers.base import Inbound, Reply
 from handlers.dispatch import Dispatcher
+from storage.db import HandOff
 
 log = logging.getLogger(__name__)
+SLOW_ON_LOOP_S = 0.1  # a batch on the loop longer than this held every other request up: said in the log
 
 
 class TurnLane:
-    def __init__(self, dispatcher: Dispatcher, batch: int = 32):
+    def __init__(
+        self, dispatcher: Dispatcher, batch: int = 32, *, on_loop: bool = False, heap: HeapKeeper | None = None
+    ):
         self.dispatcher, self.batch = dispatcher, max(1, batch)
-        self._queue: deque = deque()
+        self.on_loop = on_loop  # SQLite only: Database.write_nowait
+        self.heap = heap or HeapKeeper(enabled=False)
+        self._queue: deque = deque()  # the thread's
+        self._waiting: list = []  # the loop's, handled at its next turn
+        self._on_thread = 0  # messages queued for or being handled on the thread
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
         self.batches = self.messages = 0  # how many transactions carried how many messages
+        self.handed_off = 0  # batches tried on the loop and handled on the thread
 
     async def dispatch(self, inbound: Inbound, passive_bytes: int | None = None) -> list[Reply]:
         """What Dispatcher.dispatch answers, handled on the lane; raises what it raises."""
@@ -35,16 +51,17 @@ class TurnLane:
     def submit(self, inbound: Inbound, passive_bytes: int | None = None) -> asyncio.Future:
         """Queue a message; the future (of the running event loop) gets its answer or its exception."""
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        item = (inbound, passive_bytes, loop.create_future(), loop)
         with self._ready:
             if self._closed:
                 raise RuntimeError("the turn lane is closed")
-            self._queue.append((inbound, passive_bytes, future, loop))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="turn-lane", daemon=True)
-                self._thread.start()
-            self._ready.notify()
-        return future
+            if self.on_loop and not self._on_thread:
+                self._waiting.append(item)
+                if len(self._waiting) == 1:
+                    loop.call_soon(self._run_on_loop)
+            else:
+                self._to_thread([item])
+        return item[2]
 
     def close(self, timeout: float = 10.0) -> None:
         """Handle what is queued, then stop the thread."""
@@ -54,6 +71,39 @@ class TurnLane:
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
+
+    def _run_on_loop(self) -> None:
+        with self._ready:
+            taken, self._waiting = self._waiting[: self.batch], self._waiting[self.batch :]
+            if self._waiting:
+                asyncio.get_running_loop().call_soon(self._run_on_loop)
+            if not taken:  # handed to the thread with a batch before them
+                return
+        started = time.perf_counter()
+        try:
+            outcomes = self.dispatcher.dispatch_on_loop([(inbound, passive) for inbound, passive, _, _ in taken])
+        except HandOff as why:
+            log.debug("%d messages handed to the lane's thread: %s", len(taken), why)
+            with self._ready:
+                self.handed_off += 1
+                self._to_thread(taken + self._waiting)  # and the ones behind them, to keep their order
+                self._waiting = []
+            return
+        took = time.perf_counter() - started
+        if took > SLOW_ON_LOOP_S:
+            log.warning(
+                "%d messages on the event loop took %.0f ms (first %s)", len(taken), took * 1e3, taken[0][0].msg_key
+            )
+        self._done(taken, outcomes)
+
+    def _to_thread(self, items: list) -> None:
+        """Under self._ready."""
+        self._queue.extend(items)
+        self._on_thread += len(items)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="turn-lane", daemon=True)
+            self._thread.start()
+        self._ready.notify()
 
     def _run(self) -> None:
         while True:
@@ -68,15 +118,32 @@ class TurnLane:
             except Exception as exc:  # dispatch_many hands out each failure; this is a last resort
                 log.exception("the turn lane could not handle %d messages", len(taken))
                 outcomes = [exc] * len(taken)
-            self.batches, self.messages = self.batches + 1, self.messages + len(taken)
-            by_loop: dict = {}
-            for (_, _, future, loop), outcome in zip(taken, outcomes, strict=True):
-                by_loop.setdefault(loop, []).append((future, outcome))
-            for loop, settled in by_loop.items():
-                try:
-                    loop.call_soon_threadsafe(_settle, settled)
-                except RuntimeError:  # that event loop has closed: nobody is waiting any more
-                    log.warning("%d answers had nobody left to wait for them", len(settled))
+            with self._ready:
+                self._on_thread -= len(taken)  # committed: a message after these may run on the loop
+            self._done(taken, outcomes)
+
+    def _done(self, taken: list, outcomes: list) -> None:
+        self.batches, self.messages = self.batches + 1, self.messages + len(taken)
+        self.heap.after(len(taken), self.dispatcher.directory.generation)
+        here = _running_loop()
+        by_loop: dict = {}
+        for (_, _, future, loop), outcome in zip(taken, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, settled in by_loop.items():
+            if loop is here:
+                _settle(settled)
+                continue
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # that event loop has closed: nobody is waiting any more
+                log.warning("%d answers had nobody left to wait for them", len(settled))
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _settle(settled: list) -> None:

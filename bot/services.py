@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.delivery import LocalTransport, Sender, Transport
+from bot.heap import HeapKeeper
 from bot.lane import TurnLane
 from bot.secret_key import keyring as make_keyring
 from bot.settings import Settings
@@ -43,7 +44,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None, transport:
         dispatcher=dispatcher,
         sender=sender,
         keyring=keyring,
-        lane=TurnLane(dispatcher, batch=settings.turn_batch),
+        lane=TurnLane(
+            dispatcher,
+            batch=settings.turn_batch,
+            on_loop=settings.turn_on_loop and db.is_sqlite,
+            heap=HeapKeeper(enabled=settings.gc_freeze),
+        ),
     )
 
 

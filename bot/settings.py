@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     send_workers: int = Field(4, ge=1, le=10, validation_alias="KAOHE_SEND_WORKERS")
     # callback messages handled together in one transaction when they arrive at once (1: each alone)
     turn_batch: int = Field(32, ge=1, le=1000, validation_alias="KAOHE_TURN_BATCH")
+    # SQLite: those transactions run on the event loop's thread when they need not wait (bot/lane.py)
+    turn_on_loop: bool = Field(True, validation_alias="KAOHE_TURN_ON_LOOP")
+    # freeze the long-lived heap so the garbage collector's full passes stay short (bot/heap.py)
+    gc_freeze: bool = Field(True, validation_alias="KAOHE_GC_FREEZE")
 
     @field_validator("database_url")
     @classmethod
@@ -124,6 +128,8 @@ _ENV_NAMES = {
     "secret_key": "KAOHE_SECRET_KEY",
     "send_workers": "KAOHE_SEND_WORKERS",
     "turn_batch": "KAOHE_TURN_BATCH",
+    "turn_on_loop": "KAOHE_TURN_ON_LOOP",
+    "gc_freeze": "KAOHE_GC_FREEZE",
 }
 
 

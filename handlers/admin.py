@@ -37,7 +37,7 @@ def group_progress(turn: Turn) -> None:
     )
 
 
-@command("全市进度", "进度", "总进度", roles=("admin",))
+@command("全市进度", "进度", "总进度", roles=("admin",), heavy=True)
 @needs_campaign
 def city_progress(turn: Turn) -> None:
     lines = unit_lines(session=turn.session, campaign=turn.campaign)

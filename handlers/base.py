@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from storage.campaign import Campaign
+from storage.db import ON_LOOP, HandOff
 from storage.dialogs import State
 from storage.directory import RosterView
 from storage.models import Person, Unit
@@ -81,9 +82,17 @@ class Turn:
     def post(self, chat_id: str, template: str, **values) -> None:
         self.replies.append(Reply(render(template, **values), chat_id=chat_id))
 
+    def heavy(self) -> None:
+        """Say that what follows takes long (a document, the whole city's figures). On the event loop's thread
+        that raises HandOff: the turn is rolled back and handled again on the lane's thread."""
+        if self.session.info.get(ON_LOOP):
+            raise HandOff("a heavy turn")
+
     def send_file(self, name: str, media_type: str, data: bytes, to: list[str] | None = None) -> None:
         """Store a document and send it as a file message (through the outbox, which carries only a reference)."""
         from storage import files
+
+        self.heavy()
 
         row = files.store(
             session=self.session, name=name, media_type=media_type, data=data, owner=self.person.userid, now=self.now

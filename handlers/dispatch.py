@@ -11,7 +11,7 @@ from handlers import features, router  # noqa: F401  (features: registers every 
 from handlers.base import Inbound, Reply, Turn
 from storage import core, dialogs, outbox
 from storage.clock import Clock
-from storage.db import Database
+from storage.db import ON_LOOP, Database, HandOff
 from storage.directory import Directory
 from storage.render import render
 from storage.secrecy import Keyring
@@ -52,17 +52,39 @@ class Dispatcher:
         try:
             with self.db.write() as session:
                 self.db.lock_people(session, [inbound.userid for inbound, _ in work])  # in one order everywhere
-                answers = []
-                for inbound, passive_bytes in work:
-                    answers.append(self._turn(session, inbound, passive_bytes, locked=True))
-                    core.end_turn(session)
-                queued = session.info.get(outbox.ENQUEUED, False)
+                answers, queued = self._together(session, work)
         except Exception:
             log.warning("%d messages handled together failed; handling each alone", len(work), exc_info=True)
             return [self._alone(inbound, passive_bytes) for inbound, passive_bytes in work]
         if queued and self.wakeup is not None:
             self.wakeup.set()
         return answers
+
+    def dispatch_on_loop(self, work: list[tuple[Inbound, int | None]]) -> list[list[Reply]]:
+        """dispatch_many's one transaction, for the event loop's thread: it never waits and never runs long.
+        HandOff (nothing kept) when the write lock is held, a turn says it is heavy, or anything fails:
+        the caller then hands the same messages to dispatch_many on a thread, which waits, and handles a
+        failure message by message."""
+        try:
+            with self.db.write_nowait() as session:  # SQLite: the one write lock stands for every person's
+                session.info[ON_LOOP] = True
+                answers, queued = self._together(session, work)
+        except HandOff:
+            raise
+        except Exception as exc:
+            raise HandOff(f"failed on the event loop: {exc!r}") from exc
+        if queued and self.wakeup is not None:
+            self.wakeup.set()
+        return answers
+
+    def _together(self, session, work: list[tuple[Inbound, int | None]]) -> tuple[list[list[Reply]], bool]:
+        """The turns one after another in one transaction, each as if in a fresh session; and whether any
+        queued outbox rows (the sender is woken after the commit)."""
+        answers = []
+        for inbound, passive_bytes in work:
+            answers.append(self._turn(session, inbound, passive_bytes, locked=True))
+            core.end_turn(session)
+        return answers, session.info.get(outbox.ENQUEUED, False)
 
     def _alone(self, inbound: Inbound, passive_bytes: int | None) -> list[Reply] | Exception:
         try:

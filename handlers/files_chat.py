@@ -15,20 +15,20 @@ def send(turn: Turn, doc: Document, what: str) -> None:
     turn.say("file_sent.txt", what=what, name=doc.name, size_kb=max(1, len(doc.data) // 1024))
 
 
-@command("导出", "导出表格", "下载表格", roles=("admin",))
+@command("导出", "导出表格", "下载表格", roles=("admin",), heavy=True)
 @needs_campaign
 def export_city(turn: Turn) -> None:
     send(turn, city_workbook(session=turn.session, campaign=turn.campaign, now=turn.now), "全市考核表")
 
 
-@command("结果通报", "考核结果通报", "通报", roles=("admin",))
+@command("结果通报", "考核结果通报", "通报", roles=("admin",), heavy=True)
 @needs_campaign
 def announcement(turn: Turn) -> None:
     doc = results_announcement(session=turn.session, campaign=turn.campaign, now=turn.now)
     send(turn, doc, "考核结果通报（草稿）")
 
 
-@command("本组导出", "导出", "导出表格", roles=("liaison",))
+@command("本组导出", "导出", "导出表格", roles=("liaison",), heavy=True)
 @needs_campaign
 def export_group(turn: Turn) -> None:
     group = roster.group(session=turn.session, group_id=turn.person.group_id) if turn.person.group_id else None
@@ -38,7 +38,7 @@ def export_group(turn: Turn) -> None:
     send(turn, doc, f"{group.name}考核表")
 
 
-@command("自查总结", "总结", "下载总结", roles=("clerk",))
+@command("自查总结", "总结", "下载总结", roles=("clerk",), heavy=True)
 @clerk_ready
 def summary(turn: Turn) -> None:
     doc = self_check_summary(session=turn.session, campaign=turn.campaign, unit=turn.unit, now=turn.now)

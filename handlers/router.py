@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,17 +25,30 @@ ROLES = ("clerk", "liaison", "admin")
 _DIGIT = re.compile(r"[0-9]")
 
 
-def command(*keywords: str, roles: tuple[str, ...] = ROLES, prefix: bool = False):
+def command(*keywords: str, roles: tuple[str, ...] = ROLES, prefix: bool = False, heavy: bool = False):
+    """Register a keyword's handler; `heavy`: it takes long (a document, the whole city), so it never runs
+    on the event loop's thread (Turn.heavy)."""
+
     def register(handler: Handler) -> Handler:
+        run = _heavy(handler) if heavy else handler
         for role in roles:
             for word in keywords:
                 if prefix:
-                    _PREFIXED.append((role, word, handler))
+                    _PREFIXED.append((role, word, run))
                 else:
-                    _COMMANDS[(role, word)] = handler
+                    _COMMANDS[(role, word)] = run
         return handler
 
     return register
+
+
+def _heavy(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    def heavy(turn: Turn) -> None:
+        turn.heavy()
+        return handler(turn)
+
+    return heavy
 
 
 def question(pattern: str, roles: tuple[str, ...] = ROLES):

@@ -10,7 +10,20 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
+
+BUSY_TIMEOUT_MS = 30000
+ON_LOOP = "on_event_loop"  # a session's info key: its work runs on the event loop's thread (see HandOff)
+
+
+class HandOff(Exception):
+    """Work that must not run where it was tried (the event loop's thread): nothing of it was kept; run it
+    again where waiting is harmless (the turn lane's thread)."""
+
+
+class Busy(HandOff):
+    """The write lock is held (by another thread of this process, or by another process): not waited for."""
 
 
 class Database:
@@ -21,6 +34,7 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _sqlite_engine(self.url, echo) if self.is_sqlite else _server_engine(self.url, echo)
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
+        self._nowait = self.engine.execution_options(sqlite_begin="IMMEDIATE", sqlite_nowait=True)
         # SQLite's busy handler retries with growing sleeps, so under load some writers wait seconds while
         # others go first; queueing this process's writers on a lock keeps the tail within WeCom's 5 s
         # (benchmarks/callbacks.py: p99 3.5 s -> under 1 s at 32 concurrent callbacks).
@@ -40,6 +54,19 @@ class Database:
             return
         with self._write_lock, Session(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_nowait(self) -> Iterator[Session]:
+        """write(), but on SQLite only and never waiting: Busy at once if this process's write lock or the
+        database's is held. For the event loop's thread, where a wait would stop every other request."""
+        if self._write_lock is None or not self._write_lock.acquire(blocking=False):
+            raise Busy("the write lock is held" if self._write_lock is not None else "not SQLite")
+        try:
+            with Session(self._nowait, expire_on_commit=False) as session, session.begin():
+                session.connection()  # BEGIN IMMEDIATE now, so Busy comes from here and not from a handler
+                yield session
+        finally:
+            self._write_lock.release()
 
     def lock_person(self, session: Session, userid: str) -> None:
         """Serialise one person's messages. SQLite's BEGIN IMMEDIATE already serialises every writer."""
@@ -92,7 +119,7 @@ def _sqlite_engine(url, echo: bool) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
@@ -101,7 +128,19 @@ def _sqlite_engine(url, echo: bool) -> Engine:
     def _on_begin(conn):
         # A deferred BEGIN that reads then writes gets "database is locked" under WAL whatever the
         # busy timeout; writers take the lock first (see architecture.md, Habits).
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        mode = options.get("sqlite_begin", "DEFERRED")
+        if not options.get("sqlite_nowait"):
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # Another process (the scheduler firing a reminder) may hold the lock for a second or two: no waiting.
+        raw = conn.connection.driver_connection  # the PRAGMAs are not the work's statements: not counted as such
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        except OperationalError as exc:
+            raise Busy(f"SQLite is locked by another connection: {exc.orig}") from exc
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     return engine

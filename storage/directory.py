@@ -65,6 +65,7 @@ class Directory:
 
     def __init__(self):
         self._view: RosterView | None = None
+        self.generation = 0  # how many views this has made: a new one means a roster or campaign reloaded
 
     def view(self, session: Session) -> RosterView:
         stmt = prepared(session, "stamp.all", lambda _: select(DataStamp.name, DataStamp.version))
@@ -72,4 +73,5 @@ class Directory:
         view = self._view
         if view is None or view.stamp != stamp:
             view = self._view = RosterView(stamp)
+            self.generation += 1
         return view

@@ -14,6 +14,7 @@ from bot.demo import SAMPLE_ROSTER
 from bot.operations import import_roster_files, load_campaign_file
 from bot.services import build_services
 from bot.settings import load_settings
+from handlers import router
 from storage.campaign import DEFAULT_CAMPAIGN
 from storage.clock import FixedClock
 from storage.migrate import upgrade
@@ -24,6 +25,9 @@ pytest_plugins = ["tests.wecom_fixtures", "tests.dashboard_fixtures"]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 IN_SELF_CHECK = datetime(2013, 12, 12, 10, 0, tzinfo=SHANGHAI)
 IN_CI = os.environ.get("CI") == "true"
+# The heap freeze's full pass walks the whole test process (hundreds of ms, at every lane's first batch):
+# off in-process here; tests/test_heap.py turns it on, and every `kaohe` subprocess has its default (on).
+os.environ.setdefault("KAOHE_GC_FREEZE", "0")
 
 
 @pytest.fixture(scope="session")
@@ -162,3 +166,17 @@ def kaohe(tmp_path, cli_db_url):
         )
 
     return run
+
+
+@pytest.fixture
+def failing_for(monkeypatch):
+    """A handler that breaks for one person (a bug, not bad input): the others must not pay for it."""
+
+    def install(userid: str):
+        def hook(turn):
+            if turn.person.userid == userid:
+                raise RuntimeError("broken handler")
+
+        monkeypatch.setattr(router, "_BEFORE", [*router._BEFORE, hook])
+
+    return install

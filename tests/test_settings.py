@@ -19,6 +19,8 @@ VARIABLES = (
     "WECOM_MAX_AGE_S",
     "KAOHE_SEND_WORKERS",
     "KAOHE_TURN_BATCH",
+    "KAOHE_TURN_ON_LOOP",
+    "KAOHE_GC_FREEZE",
 )
 
 
@@ -37,6 +39,7 @@ def test_defaults_need_no_configuration():
     assert s.api_base == "https://qyapi.weixin.qq.com/cgi-bin/"
     assert s.max_age_s == 600
     assert s.send_workers == 4
+    assert s.turn_on_loop and s.gc_freeze
     assert not (s.app_enabled or s.sending_enabled or s.bot_enabled)
 
 
@@ -58,6 +61,8 @@ def test_defaults_need_no_configuration():
         ("KAOHE_SEND_WORKERS", "four"),
         ("KAOHE_TURN_BATCH", "0"),
         ("KAOHE_TURN_BATCH", "many"),
+        ("KAOHE_TURN_ON_LOOP", "sometimes"),
+        ("KAOHE_GC_FREEZE", "2"),
     ],
 )
 def test_malformed_value_is_refused_in_one_line_naming_the_variable(monkeypatch, variable, value):
@@ -157,4 +162,28 @@ def test_kaohe_turn_batch_sizes_the_lanes_batches(monkeypatch, tmp_path):
     monkeypatch.setenv("KAOHE_TURN_BATCH", "5")
     services = build_services(load_settings(database_url=f"sqlite:///{tmp_path}/t.db"))
     assert services.lane.batch == 5
+    services.close()
+
+
+@pytest.mark.parametrize(
+    ("on_loop", "database", "expected"), [("1", "sqlite", True), ("0", "sqlite", False), ("1", "pg", False)]
+)
+def test_turns_run_on_the_event_loop_on_sqlite_unless_turned_off(
+    monkeypatch, tmp_path, on_loop, database, expected, request
+):
+    from bot.services import build_services
+
+    url = f"sqlite:///{tmp_path}/t.db" if database == "sqlite" else request.getfixturevalue("pg_url")
+    monkeypatch.setenv("KAOHE_TURN_ON_LOOP", on_loop)
+    services = build_services(load_settings(database_url=url))
+    assert services.lane.on_loop is expected
+    services.close()
+
+
+def test_kaohe_gc_freeze_turns_the_heap_keeper_off(monkeypatch, tmp_path):
+    from bot.services import build_services
+
+    monkeypatch.setenv("KAOHE_GC_FREEZE", "0")
+    services = build_services(load_settings(database_url=f"sqlite:///{tmp_path}/t.db"))
+    assert services.lane.heap.enabled is False
     services.close()

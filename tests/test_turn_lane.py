@@ -1,7 +1,6 @@
 import asyncio
 import threading
 
-import pytest
 from sqlmodel import select
 
 from bot.lane import TurnLane
@@ -39,20 +38,6 @@ def test_a_message_delivered_twice_in_one_batch_is_handled_once(any_services):
     with any_services.db.read() as session:
         assert [e.version for e in session.exec(select(ActivityEntry))] == [1]
     assert _audit_count(any_services) == 1
-
-
-@pytest.fixture
-def failing_for(monkeypatch):
-    """A handler that breaks for one person (a bug, not bad input): the others must not pay for it."""
-
-    def install(userid: str):
-        def hook(turn):
-            if turn.person.userid == userid:
-                raise RuntimeError("broken handler")
-
-        monkeypatch.setattr(router, "_BEFORE", [*router._BEFORE, hook])
-
-    return install
 
 
 def test_one_failing_message_in_a_batch_fails_alone_and_the_others_are_saved(any_services, failing_for):

@@ -1,0 +1,82 @@
+import asyncio
+import gc
+import weakref
+
+import pytest
+
+from bot.demo import SAMPLE_ROSTER
+from bot.heap import HeapKeeper
+from bot.operations import import_roster_files
+from bot.services import build_services
+from bot.settings import load_settings
+from handlers.base import Inbound
+
+
+class Node:
+    def __init__(self):
+        self.me = self  # a cycle: only the collector frees it
+
+
+@pytest.fixture(autouse=True)
+def thawed():
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_the_first_batch_freezes_the_heap_and_a_new_roster_view_refreezes_it_whole():
+    keeper = HeapKeeper(enabled=True, every=1000)
+    keeper.after(16, generation=1)
+    assert gc.get_freeze_count() > 0 and keeper.full_passes == 1
+    keeper.after(16, generation=1)
+    assert keeper.full_passes == 1  # nothing new: no pass
+    keeper.after(16, generation=2)
+    assert keeper.full_passes == 2
+
+
+def test_objects_kept_since_are_frozen_every_so_many_turns():
+    keeper = HeapKeeper(enabled=True, every=32)
+    keeper.after(16, generation=1)
+    frozen = gc.get_freeze_count()
+    kept = [Node() for _ in range(100)]
+    keeper.after(16, generation=1)
+    keeper.after(16, generation=1)
+    assert keeper.top_ups == 1 and gc.get_freeze_count() >= frozen + 100
+    assert kept
+
+
+def test_a_cycle_dropped_while_frozen_is_freed_at_the_next_full_pass():
+    keeper = HeapKeeper(enabled=True, every=1)
+    keeper.after(1, generation=1)
+    node = Node()
+    alive = weakref.ref(node)
+    keeper.after(1, generation=1)  # frozen with the rest
+    del node
+    gc.collect()
+    assert alive() is not None  # the collector does not look at frozen objects
+    keeper.after(1, generation=2)
+    assert alive() is None
+
+
+def test_a_keeper_turned_off_freezes_nothing():
+    keeper = HeapKeeper(enabled=False, every=1)
+    keeper.after(100, generation=1)
+    assert gc.get_freeze_count() == 0 and keeper.full_passes == keeper.top_ups == 0
+
+
+def test_the_service_freezes_its_heap_after_its_first_batch(sqlite_url, monkeypatch):
+    monkeypatch.setenv("KAOHE_GC_FREEZE", "1")
+    services = build_services(load_settings(database_url=sqlite_url, _env_file=None))
+    services.lane.heap.every = 1  # the first batch is a full pass, the second a top-up
+
+    async def main(*keys):
+        for key in keys:
+            await services.lane.dispatch(Inbound("app", "nobody", "帮助", key), 2048)
+
+    asyncio.run(main("k1", "k2"))
+    assert gc.get_freeze_count() > 0
+    assert (services.lane.heap.full_passes, services.lane.heap.top_ups) == (1, 1)
+    import_roster_files(services.db, SAMPLE_ROSTER / "units.csv", SAMPLE_ROSTER / "people.csv")
+    asyncio.run(main("k3"))  # a new roster view: the whole heap again
+    services.close()
+    assert (services.lane.heap.full_passes, services.lane.heap.top_ups) == (2, 1)

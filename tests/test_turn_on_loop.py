@@ -1,0 +1,232 @@
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from bot import lane as lane_module
+from bot.lane import TurnLane
+from handlers import router
+from handlers.base import Inbound, Turn
+from storage.db import ON_LOOP, Busy, HandOff
+from storage.dialogs import State
+from storage.models import ActivityEntry, Person, ProcessedMessage, StoredFile
+from tests.conftest import IN_SELF_CHECK as AT
+
+LOOP = "MainThread"  # asyncio.run's loop runs on the test's own thread
+
+
+@pytest.fixture
+def where(monkeypatch):
+    """The thread each message's turn ran on last, by message key."""
+    seen = {}
+
+    def look(turn):
+        seen[turn.inbound.msg_key] = threading.current_thread().name
+
+    monkeypatch.setattr(router, "_BEFORE", [*router._BEFORE, look])
+    return seen
+
+
+@contextmanager
+def held(db):
+    """Another thread of this process holds the write lock until the block ends."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with db.write():
+            taken.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    taken.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def _together(lane, *messages):
+    async def main():
+        calls = [lane.dispatch(Inbound("app", u, t, k), 2048) for u, t, k in messages]
+        return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 20)
+
+    return asyncio.run(main())
+
+
+def test_short_turns_run_on_the_event_loop_in_one_transaction(services, where):
+    lane = TurnLane(services.dispatcher, on_loop=True)
+    answers = _together(lane, ("wangfang", "填报", "k1"), ("zhaolei", "填报", "k2"), ("wangfang", "6", "k3"))
+    lane.close()
+    assert "【1/14】" in answers[0][0].text and "已记录：党委会 6 次" in answers[2][0].text
+    assert where == {"k1": LOOP, "k2": LOOP, "k3": LOOP}
+    assert (lane.batches, lane.messages, lane.handed_off) == (1, 3, 0)
+    with services.db.read() as session:
+        assert [e.count for e in session.exec(select(ActivityEntry))] == [6]
+        assert len(session.exec(select(ProcessedMessage)).all()) == 3
+
+
+def test_a_write_lock_held_in_this_process_sends_the_batch_to_the_thread_which_waits(services, where):
+    lane = TurnLane(services.dispatcher, on_loop=True)
+
+    async def main():
+        with held(services.db):
+            first = asyncio.ensure_future(lane.dispatch(Inbound("app", "wangfang", "填报", "k1"), 2048))
+            began = time.monotonic()
+            await asyncio.sleep(0.2)  # the loop tried, did not wait, and went on
+            assert not first.done() and time.monotonic() - began < 2
+        answer = await first
+        await lane.dispatch(Inbound("app", "wangfang", "6", "k2"), 2048)  # the thread is done: the loop again
+        return answer
+
+    answer = asyncio.run(main())
+    lane.close()
+    assert "【1/14】" in answer[0].text and where == {"k1": "turn-lane", "k2": LOOP} and lane.handed_off == 1
+
+
+def test_messages_waiting_behind_a_batch_handed_off_go_with_it(services, where):
+    lane = TurnLane(services.dispatcher, batch=1, on_loop=True)
+
+    async def main():
+        with held(services.db):
+            calls = [lane.dispatch(Inbound("app", "wangfang", t, k), 2048) for t, k in (("填报", "k1"), ("6", "k2"))]
+            waiting = asyncio.gather(*calls)
+            await asyncio.sleep(0.1)
+        return await asyncio.wait_for(waiting, 10)
+
+    first, second = asyncio.run(main())
+    lane.close()
+    assert "【1/14】" in first[0].text and "已记录：党委会 6 次" in second[0].text
+    assert where == {"k1": "turn-lane", "k2": "turn-lane"}
+
+
+def test_a_database_locked_by_another_process_is_not_waited_for_on_the_loop(services, where):
+    other = sqlite3.connect(services.db.url.database, isolation_level=None, check_same_thread=False)  # another process
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.5, lambda: other.execute("COMMIT")).start()
+    lane = TurnLane(services.dispatcher, on_loop=True)
+    answers = _together(lane, ("wangfang", "填报", "k1"))
+    lane.close()
+    other.close()
+    assert "【1/14】" in answers[0][0].text and where == {"k1": "turn-lane"} and lane.handed_off == 1
+
+
+def test_a_message_behind_ones_on_the_thread_follows_them_there(services, where):
+    lane = TurnLane(services.dispatcher, on_loop=True)
+    gate, dispatch_many = threading.Event(), services.dispatcher.dispatch_many
+    services.dispatcher.dispatch_many = lambda work: gate.wait(10) and dispatch_many(work)
+
+    async def main():
+        with held(services.db):
+            first = asyncio.ensure_future(lane.dispatch(Inbound("app", "wangfang", "填报", "k1"), 2048))
+            await asyncio.sleep(0.1)
+        # the lock is free now, but the thread has not handled the first message yet
+        second = asyncio.ensure_future(lane.dispatch(Inbound("app", "wangfang", "6", "k2"), 2048))
+        await asyncio.sleep(0.1)
+        gate.set()
+        return await first, await second
+
+    first, second = asyncio.run(main())
+    lane.close()
+    assert "【1/14】" in first[0].text and "已记录：党委会 6 次" in second[0].text
+    assert where == {"k1": "turn-lane", "k2": "turn-lane"}
+
+
+def test_a_heavy_turn_is_tried_on_the_loop_then_handled_on_the_thread(services, where):
+    lane = TurnLane(services.dispatcher, on_loop=True)
+    answers = _together(lane, ("hezhiyuan", "导出", "k1"), ("wangfang", "填报", "k2"))
+    lane.close()
+    assert "全市考核表" in answers[0][0].text and "【1/14】" in answers[1][0].text
+    assert where == {"k1": "turn-lane", "k2": "turn-lane"} and lane.handed_off == 1
+    with services.db.read() as session:
+        assert len(session.exec(select(StoredFile)).all()) == 1
+
+
+def test_the_city_progress_is_heavy(services, where):
+    lane = TurnLane(services.dispatcher, on_loop=True)
+    answers = _together(lane, ("hezhiyuan", "全市进度", "k1"))
+    lane.close()
+    assert "全市" in answers[0][0].text and where == {"k1": "turn-lane"} and lane.handed_off == 1
+
+
+def test_sending_a_file_is_heavy_whatever_the_keyword(services):
+    with services.db.write() as session:
+        session.info[ON_LOOP] = True
+        turn = Turn(
+            session,
+            Inbound("app", "wangfang", "x", "k1"),
+            Person(userid="wangfang", name="王芳"),
+            None,
+            None,
+            State("wangfang"),
+            AT,
+        )
+        with pytest.raises(HandOff):
+            turn.send_file("a.txt", "text/plain", b"a")
+        session.info[ON_LOOP] = False
+        turn.send_file("a.txt", "text/plain", b"a")
+        assert turn.replies[0].msgtype == "file"
+
+
+def test_a_heavy_turn_on_the_loop_keeps_nothing(services):
+    with pytest.raises(HandOff):
+        services.dispatcher.dispatch_on_loop(
+            [(Inbound("app", "wangfang", "填报", "k1"), 2048), (Inbound("app", "hezhiyuan", "导出", "k2"), 2048)]
+        )
+    with services.db.read() as session:
+        assert session.exec(select(ProcessedMessage)).all() == []
+        assert session.exec(select(StoredFile)).all() == []
+
+
+def test_a_failure_on_the_loop_is_handled_again_on_the_thread_message_by_message(services, where, failing_for):
+    failing_for("zhaolei")
+    lane = TurnLane(services.dispatcher, on_loop=True)
+    good, bad = _together(lane, ("wangfang", "填报", "k1"), ("zhaolei", "填报", "k2"))
+    lane.close()
+    assert "【1/14】" in good[0].text and isinstance(bad, RuntimeError)
+    assert where["k1"] == "turn-lane" and lane.handed_off == 1
+    with services.db.read() as session:
+        assert {m.key for m in session.exec(select(ProcessedMessage))} == {"k1"}
+
+
+def test_a_slow_batch_on_the_loop_is_said_in_the_log(services, caplog, monkeypatch):
+    monkeypatch.setattr(lane_module, "SLOW_ON_LOOP_S", 0.0)
+    lane = TurnLane(services.dispatcher, on_loop=True)
+    with caplog.at_level(logging.WARNING, logger="bot.lane"):
+        _together(lane, ("wangfang", "填报", "k1"))
+    lane.close()
+    assert any("on the event loop took" in r.getMessage() and "k1" in r.getMessage() for r in caplog.records)
+
+
+def test_write_nowait_refuses_at_once_when_another_connection_holds_the_lock(services):
+    other = sqlite3.connect(services.db.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    began = time.monotonic()
+    with pytest.raises(Busy), services.db.write_nowait() as session:
+        session.execute(text("DELETE FROM processedmessage"))
+    assert time.monotonic() - began < 5  # the usual busy timeout is 30 s
+    other.execute("COMMIT")
+    other.close()
+    with services.db.write() as session:  # the connection's busy timeout is back for everyone else
+        assert session.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_write_nowait_refuses_while_another_thread_holds_the_write_lock(services):
+    began = time.monotonic()
+    with held(services.db), pytest.raises(Busy), services.db.write_nowait():
+        pass
+    assert time.monotonic() - began < 2
+    with services.db.write_nowait() as session:  # and takes it once it is free
+        assert session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_write_nowait_is_for_sqlite_only(pg_services):
+    with pytest.raises(Busy), pg_services.db.write_nowait():
+        pass
