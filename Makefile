@@ -47,6 +47,7 @@ bench-callbacks: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.callbacks
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.turn_cpu && $(BIN)/python -m benchmarks.turn_cpu --db postgres
+	$(BIN)/python -m benchmarks.asgi_cpu && $(BIN)/python -m benchmarks.asgi_cpu --calls --requests 2000
 
 # A longer WeCom outage than make test's fault run, with the shipped backoff; prints figures, never fails.
 faults: $(STAMP)

@@ -48,7 +48,7 @@ def run_line(i: int, floor: Measured, turn: Measured, robot: Measured) -> str:
         f"WeRoBot {robot.rate:6.0f}/s {_ms(robot)} | turn/floor {turn.rate / floor.rate:5.1%} | "
         f"turn/WeRoBot {turn.rate / robot.rate:4.2f} | errors {floor.errors}+{turn.errors}+{robot.errors} | "
         f"statements/turn {s['turn_statements'] / max(s['turns'], 1):.1f} "
-        f"(all {s['statements'] / max(s['turns'], 1):.1f}), {s['turns'] / max(s['batches'], 1):.1f} turns/commit | checked {turn.checked[0]}/{turn.checked[1]} | "
+        f"(all {s['statements'] / max(s['turns'], 1):.1f}), {s['turns'] / max(s['batches'], 1):.1f} turns/commit, {s.get('handed_off', 0)} handed off | checked {turn.checked[0]}/{turn.checked[1]} | "
         f"WeRoBot sessions {robot.checked[0]}/{robot.checked[1]}, sample {robot.sample} | load {robot.load}"
     )
 

@@ -31,7 +31,7 @@ class Counters:
 
     def reset(self) -> None:
         with self.lock:
-            self.turns = self.statements = self.turn_statements = self.batches = 0
+            self.turns = self.statements = self.turn_statements = self.batches = self.handed_off = 0
 
     def on_statement(self, *_args) -> None:
         with self.lock:
@@ -39,17 +39,24 @@ class Counters:
             self.turn_statements += bool(getattr(self.inside, "on", False))
 
     def counted_many(self, dispatch_many):
-        """The lane's batches: every message in one counts as a turn."""
+        """The lane's batches (dispatch_many on its thread, dispatch_on_loop on the event loop): every message
+        in one counts as a turn once it is answered; a batch handed from the loop to the thread (HandOff)
+        counts once, where it was answered, though its statements on the loop are counted."""
 
         def counted(work):
             self.inside.on = True
             try:
-                return dispatch_many(work)
+                answers = dispatch_many(work)
+            except Exception:
+                with self.lock:
+                    self.handed_off += 1
+                raise
             finally:
                 self.inside.on = False
-                with self.lock:
-                    self.turns += len(work)
-                    self.batches += 1
+            with self.lock:
+                self.turns += len(work)
+                self.batches += 1
+            return answers
 
         return counted
 
@@ -60,6 +67,7 @@ class Counters:
                 "statements": self.statements,
                 "turn_statements": self.turn_statements,
                 "batches": self.batches,
+                "handed_off": self.handed_off,
             }
 
 
@@ -92,6 +100,7 @@ def turn_app(url: str, counters: Counters):
     event.listen(services.db.engine, "before_cursor_execute", counters.on_statement)
     # callbacks reach the dispatcher through the turn lane, one dispatch_many per transaction
     services.dispatcher.dispatch_many = counters.counted_many(services.dispatcher.dispatch_many)
+    services.dispatcher.dispatch_on_loop = counters.counted_many(services.dispatcher.dispatch_on_loop)
     return create_app(settings, services=services, sender=True, scheduler=False)
 
 

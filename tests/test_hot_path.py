@@ -199,3 +199,18 @@ def test_a_reloaded_campaign_gets_its_own_questions_not_the_cached_ones_of_the_o
     )
     assert tables.questions(renamed, "activity", org)[0].name == "改过的名字"
     assert tables.questions(old, "activity", org)[0].name == first.name
+
+
+def test_the_callbacks_are_the_apps_own_first_routes_as_the_floors_is(services):
+    from fastapi.routing import APIRoute
+
+    from bot.app import create_app
+
+    first = create_app(services.settings, services=services, sender=False).router.routes[:4]
+    assert all(isinstance(route, APIRoute) for route in first)  # not a router matching each request again
+    assert [(r.path, sorted(r.methods)) for r in first] == [
+        ("/wecom/callback", ["POST"]),
+        ("/wecom/callback", ["GET"]),
+        ("/wecom/bot/callback", ["POST"]),
+        ("/wecom/bot/callback", ["GET"]),
+    ]
