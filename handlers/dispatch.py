@@ -96,43 +96,53 @@ class Dispatcher:
         inbound = dataclasses.replace(inbound, text=_UNSTORABLE.sub("", inbound.text))
         if not locked:
             self.db.lock_person(session, inbound.userid)  # before anything of the person is read
-        if not dialogs.claim(session=session, key=inbound.msg_key, userid=inbound.userid, now=self.clock.now()):
+        # the key, the stamp and the person's state in one go (one round trip on PostgreSQL); the reads
+        # come after the claim, as they would one by one
+        claimed, stamp, state = core.run_all(
+            session,
+            [
+                dialogs.claiming(session, inbound.msg_key, inbound.userid, self.clock.now()),
+                self.directory.reading_stamp(session),
+                dialogs.reading_state(session, inbound.userid),
+            ],
+        )
+        if not dialogs.claimed(claimed):
             answered = dialogs.answered(session=session, key=inbound.msg_key)
             return [Reply.from_dict(r, self.keyring) for r in answered]
-        replies = self._handle(session, inbound)
+        replies, writes = self._handle(session, inbound, stamp, state)
         mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
         later = [Reply(text, to=[inbound.userid]) for text in overflow]
         queued = later + [r for r in replies if r.to is not None or r.chat_id is not None]
         self._enqueue(session, inbound, queued)
-        dialogs.answer(session=session, key=inbound.msg_key, replies=[r.stored(self.keyring) for r in mine])
+        writes.append(dialogs.answering(session, inbound.msg_key, [r.stored(self.keyring) for r in mine]))
+        core.run_all(session, writes)  # the state and the stored answer together
         return mine
 
-    def _handle(self, session, inbound: Inbound) -> list[Reply]:
-        view = self.directory.view(session)
+    def _handle(self, session, inbound: Inbound, stamp, state_rows) -> tuple[list[Reply], list[tuple]]:
+        """The replies, and the writes of the turn's end still to run (the state's, when it has one)."""
+        view = self.directory.view(session, stamp)
         person = view.person(session, inbound.userid)
         if person is None:
             log.info("message from %r, who is not on the roster", inbound.userid)
-            return [Reply(render("not_on_roster.txt"))]
+            return [Reply(render("not_on_roster.txt"))], []
         if not person.active:
             log.info("message from %r, deactivated by a roster import", inbound.userid)
-            return [Reply(render("deactivated.txt", name=person.name))]
+            return [Reply(render("deactivated.txt", name=person.name))], []
         if len(inbound.text) > MAX_TEXT:
-            return [Reply(render("too_long.txt", limit=MAX_TEXT))]
-        state = dialogs.load_state(session=session, userid=person.userid)
+            return [Reply(render("too_long.txt", limit=MAX_TEXT))], []
         turn = Turn(
             session=session,
             inbound=inbound,
             person=person,
             campaign=view.campaign(session),
             unit=view.unit(session, person.unit_code) if person.unit_code else None,
-            state=state,
+            state=dialogs.state_of(person.userid, state_rows),
             now=self.clock.now(),
             keyring=self.keyring,
             roster=view,
         )
         router.route(turn)
-        dialogs.save_state(session=session, state=turn.state, now=turn.now)
-        return turn.replies
+        return turn.replies, [dialogs.saving_state(session, turn.state, turn.now)]
 
     def _enqueue(self, session, inbound: Inbound, replies: list[Reply]) -> None:
         for i, reply in enumerate(replies):

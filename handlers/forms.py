@@ -22,47 +22,49 @@ def start(turn: Turn, kind: str) -> None:
     have = tables.current(turn, kind)
     empty = [i for i, q in enumerate(qs) if _value(have.get(q.key)) is None]
     turn.say("form_intro.txt", kind=kind, total=len(qs), empty=len(empty), unit=turn.unit)
-    _ask(turn, kind, empty[0] if empty else 0)
+    _ask(turn, kind, qs, empty[0] if empty else 0)
 
 
 def step(turn: Turn, kind: str) -> None:
-    """One answer inside the form."""
+    """One answer inside the form (the table's questions looked up once, then handed along)."""
     if _locked(turn):
         return turn.leave()
+    qs = tables.questions(turn.campaign, kind, turn.unit.org_type)
     data, word = turn.state.data, normalise_command(turn.text)
     pending = data.pop("pending", None)  # a question about one answer holds for the next message only
     if pending and word in YES:
-        return _save(turn, kind, pending["value"], pending["note"])
+        return _save(turn, kind, qs, pending["value"], pending["note"])
     if word in BACK:
-        return _ask(turn, kind, max(0, data["i"] - 1), note="已回到上一项。" if data["i"] else "已经是第一项。")
+        return _ask(turn, kind, qs, max(0, data["i"] - 1), note="已回到上一项。" if data["i"] else "已经是第一项。")
     if word in SKIP:
-        return _advance(turn, kind, "已跳过。")
+        return _advance(turn, kind, qs, "已跳过。")
     if word in HELP:
         turn.say("form_help.txt", kind=kind)
-        return _ask(turn, kind, data["i"])
-    _answer(turn, kind)
+        return _ask(turn, kind, qs, data["i"])
+    _answer(turn, kind, qs)
 
 
-def _answer(turn: Turn, kind: str) -> None:
-    q = _question(turn, kind)
+def _answer(turn: Turn, kind: str, qs: tuple[tables.Question, ...]) -> None:
+    q = _question(turn, qs)
     try:
         value, note = parse_answer(turn.text, allow_half=q.allow_half)
     except InputError as exc:
         if _names_items(turn):
             return sentences.sentence(turn)  # "党委会6次，政治学习24次" mid-form: read back the whole sentence
-        return _miss(turn, kind, exc.reason)
+        return _miss(turn, qs, exc.reason)
     try:
         tables.check(turn, q, value)
     except InputError as exc:
-        return _miss(turn, kind, exc.reason)
+        return _miss(turn, qs, exc.reason)
     if tables.implausible(turn.campaign, q, value):
         turn.state.data["pending"] = {"value": value, "note": note}
         return turn.say("form_implausible.txt", q=q, value=value)
-    _save(turn, kind, value, note)
+    _save(turn, kind, qs, value, note)
 
 
-def _save(turn: Turn, kind: str, value, note) -> None:
-    q, data = _question(turn, kind), turn.state.data
+def _save(turn: Turn, kind: str, qs: tuple[tables.Question, ...], value, note) -> None:
+    q, data = _question(turn, qs), turn.state.data
+    tables.current(turn, kind)  # read once: set_entry writes against it and the next question shows it
     try:
         entries.set_entry(
             session=turn.session,
@@ -81,34 +83,35 @@ def _save(turn: Turn, kind: str, value, note) -> None:
         turn.say("form_stale.txt", q=q, entry=stale.current, value=value, who=_who(turn, stale.current.updated_by))
         return
     _advance(
-        turn, kind, f"已记录：{q.name} {fmt_number(value)} {q.unit_word}" + (f"（备注：{note}）" if note else "") + "。"
+        turn,
+        kind,
+        qs,
+        f"已记录：{q.name} {fmt_number(value)} {q.unit_word}" + (f"（备注：{note}）" if note else "") + "。",
     )
 
 
-def _advance(turn: Turn, kind: str, note: str) -> None:
-    qs = tables.questions(turn.campaign, kind, turn.unit.org_type)
+def _advance(turn: Turn, kind: str, qs: tuple[tables.Question, ...], note: str) -> None:
     i = turn.state.data["i"] + 1
     if i < len(qs):
-        return _ask(turn, kind, i, note=note)
+        return _ask(turn, kind, qs, i, note=note)
     turn.leave()
     have = tables.current(turn, kind)
     missing = [q for q in qs if _value(have.get(q.key)) is None]
     turn.say("form_done.txt", note=note, kind=kind, missing=missing)
 
 
-def _ask(turn: Turn, kind: str, i: int, note: str | None = None) -> None:
-    qs = tables.questions(turn.campaign, kind, turn.unit.org_type)
+def _ask(turn: Turn, kind: str, qs: tuple[tables.Question, ...], i: int, note: str | None = None) -> None:
     q = qs[i]
     entry = tables.current(turn, kind).get(q.key)
     turn.enter(FLOW_OF[kind], i=i, misses=0, seen=entry.version if entry else None)
     turn.say("form_question.txt", q=q, entry=entry, value=_value(entry), index=i + 1, total=len(qs), note=note)
 
 
-def _miss(turn: Turn, kind: str, reason: str) -> None:
+def _miss(turn: Turn, qs: tuple[tables.Question, ...], reason: str) -> None:
     data = turn.state.data
     data["misses"] = data.get("misses", 0) + 1
-    q = _question(turn, kind)
-    entry = tables.current(turn, kind).get(q.key)
+    q = _question(turn, qs)
+    entry = tables.current(turn, q.kind).get(q.key)
     turn.say("form_retry.txt", reason=reason, q=q, value=_value(entry), hint=data["misses"] >= MISSES_BEFORE_HINT)
 
 
@@ -116,17 +119,14 @@ def _names_items(turn: Turn) -> bool:
     return bool(parse_sentence(turn.text, sentences.items(turn.campaign)).found)
 
 
-def _question(turn: Turn, kind: str) -> tables.Question:
-    qs = tables.questions(turn.campaign, kind, turn.unit.org_type)
+def _question(turn: Turn, qs: tuple[tables.Question, ...]) -> tables.Question:
     # The campaign file may have changed under a paused form; stay inside the list it now has.
     turn.state.data["i"] = min(turn.state.data.get("i", 0), len(qs) - 1)
     return qs[turn.state.data["i"]]
 
 
 def _value(entry):
-    if entry is None:
-        return None
-    return entry.count if hasattr(entry, "count") else entry.points
+    return None if entry is None else entry.value
 
 
 def _locked(turn: Turn) -> bool:

@@ -46,6 +46,7 @@ GLUE_RE = re.compile(
 NAME_STOP_RE = re.compile(r"[,;。!?:]")
 SENTENCE_END_RE = re.compile(r"[。!?]")
 MIN_SHORT_FORM = 2
+SHORT = 32  # answers up to this long are remembered (a pure function; longer ones are rare and would cost memory)
 EXACT, ALIAS, SHORT_FORM = range(3)
 
 
@@ -93,6 +94,17 @@ class _Name(NamedTuple):
 
 def parse_answer(text: str, *, allow_half: bool = False) -> tuple[int | float, str | None]:
     """A number, then optionally a free note after a space, punctuation or a unit: "6次，其中两次线上"."""
+    if len(text) <= SHORT:  # asked every turn of a form, mostly of the same few texts: "6", "12"
+        return _short_answer(text, allow_half)
+    return _parse_answer(text, allow_half)
+
+
+@lru_cache(maxsize=4096)
+def _short_answer(text: str, allow_half: bool) -> tuple[int | float, str | None]:
+    return _parse_answer(text, allow_half)
+
+
+def _parse_answer(text: str, allow_half: bool) -> tuple[int | float, str | None]:
     folded = fold(text)
     match = NUMBER_RE.match(folded.text)
     if match is None:

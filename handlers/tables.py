@@ -21,6 +21,8 @@ class Question:
     target: float | None  # table 1: the annual target; table 2: the category's maximum
     subitems: int = 0
     parent: str | None = None  # 其中…: may not exceed this activity
+    parent_name: str | None = None
+    children: tuple[tuple[str, str], ...] = ()  # (key, name) of the activities 其中… of this one
 
     @property
     def allow_half(self) -> bool:
@@ -31,25 +33,38 @@ class Question:
         return "分" if self.kind == "score" else "次"
 
 
-_ASKED: dict[tuple[int, str, str], tuple[Campaign, tuple[Question, ...]]] = {}
+_BUILT: dict[tuple, tuple[Campaign, object]] = {}
+
+
+def _per_campaign(campaign: Campaign, key: tuple, build):
+    """What `build()` makes of a campaign, made once per campaign object (a frozen model, kept beside
+    what was built so that its id is not reused: a reloaded campaign is a new object and gets its own)."""
+    found = _BUILT.get((id(campaign), *key))
+    if found is None:
+        if len(_BUILT) > 256:  # campaigns reloaded many times in one process: start afresh
+            _BUILT.clear()
+        found = _BUILT[(id(campaign), *key)] = (campaign, build())
+    return found[1]
 
 
 def questions(campaign: Campaign, kind: str, org_type: str) -> tuple[Question, ...]:
-    """The questions of a table for an organisation type, built once per campaign (a frozen model; it is
-    kept beside its list so that its id is not reused). Read-only for the caller."""
-    key = (id(campaign), kind, org_type)
-    found = _ASKED.get(key)
-    if found is None:
-        if len(_ASKED) > 256:  # campaigns reloaded many times in one process: start afresh
-            _ASKED.clear()
-        found = _ASKED[key] = (campaign, tuple(_questions(campaign, kind, org_type)))
-    return found[1]
+    """The questions of a table for an organisation type, built once per campaign. Read-only for the caller."""
+    return _per_campaign(campaign, (kind, org_type), lambda: tuple(_questions(campaign, kind, org_type)))
 
 
 def _questions(campaign: Campaign, kind: str, org_type: str) -> list[Question]:
     if kind == "activity":
+        names = {a.key: a.name for a in campaign.activities}
         return [
-            Question("activity", a.key, a.name, a.targets.get(org_type), parent=a.at_most)
+            Question(
+                "activity",
+                a.key,
+                a.name,
+                a.targets.get(org_type),
+                parent=a.at_most,
+                parent_name=names.get(a.at_most),
+                children=tuple((c.key, c.name) for c in campaign.activities if c.at_most == a.key),
+            )
             for a in campaign.activities_for(org_type)
         ]
     return [Question("score", c.key, c.name, c.points, subitems=c.subitems) for c in campaign.categories]
@@ -79,14 +94,22 @@ def check(turn: Turn, q: Question, value, pending: dict | None = None) -> None:
 
 
 def _check_of_which(turn: Turn, q: Question, value, pending: dict) -> None:
-    counts = {k: e.count for k, e in current(turn, "activity").items() if e.count is not None}
-    counts.update(pending)
-    if q.parent and counts.get(q.parent) is not None and value > counts[q.parent]:
-        parent = turn.campaign.activity(q.parent).name
-        raise InputError(f"{q.name}不能多于{parent}（{parent}填的是 {_n(counts[q.parent])} 次）")
-    for child in turn.campaign.activities:
-        if child.at_most == q.key and counts.get(child.key) is not None and value < counts[child.key]:
-            raise InputError(f"{q.name}不能少于{child.name}（已填 {_n(counts[child.key])} 次）")
+    """其中…: not more than its parent's count, not less than any of its own 其中's (pending ones first)."""
+    if q.parent:
+        parent = _count(turn, q.parent, pending)
+        if parent is not None and value > parent:
+            raise InputError(f"{q.name}不能多于{q.parent_name}（{q.parent_name}填的是 {_n(parent)} 次）")
+    for key, name in q.children:
+        child = _count(turn, key, pending)
+        if child is not None and value < child:
+            raise InputError(f"{q.name}不能少于{name}（已填 {_n(child)} 次）")
+
+
+def _count(turn: Turn, key: str, pending: dict):
+    if key in pending:
+        return pending[key]
+    entry = current(turn, "activity").get(key)
+    return None if entry is None else entry.count
 
 
 def implausible(campaign: Campaign, q: Question, value) -> bool:
@@ -109,10 +132,13 @@ def lock_reason(turn: Turn) -> str | None:
     sub = entries.submission_state(session=turn.session, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
     if sub and sub.submitted:
         return f"本单位已于 {turn.campaign.local(sub.submitted_at):%m月%d日 %H:%M} 提交自查，填报已锁定。如需修改，请联系{_admins(turn)}重新开放。"
-    _, end = turn.campaign.phase_bounds("self_check")
-    if turn.now >= end and not (sub and sub.reopened_at):
+    if turn.now >= _self_check_end(turn.campaign) and not (sub and sub.reopened_at):
         return f"自查阶段已于 {turn.campaign.phase('self_check').end:%m月%d日} 结束，填报已锁定。如需修改，请联系{_admins(turn)}重新开放。"
     return None
+
+
+def _self_check_end(campaign: Campaign):
+    return _per_campaign(campaign, ("self_check_end",), lambda: campaign.phase_bounds("self_check")[1])
 
 
 def _admins(turn: Turn) -> str:

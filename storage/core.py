@@ -5,17 +5,22 @@
 # proxies: about 50 µs a statement, benchmarks/callbacks.py --profile). A prepared statement is compiled
 # by SQLAlchemy once, with SQLAlchemy's own bind and result processors, and then handed to the DBAPI
 # cursor of the session's connection, inside the transaction SQLAlchemy began. A statement this cannot
-# run exactly as SQLAlchemy would (Python-side defaults, expanding IN) goes through Connection.execute.
+# run exactly as SQLAlchemy would (Python-side defaults, expanding IN, text) goes through Connection.execute.
+# On PostgreSQL, once psycopg has begun the transaction, it goes through libpq itself (storage/pgwire.py).
 
 from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session
+
+from storage import pgwire
 
 _BUILT: dict[tuple[str, str], object] = {}
 # by (dialect, id of the statement, insert columns); the statement is kept beside, so its id is never reused
@@ -23,7 +28,7 @@ _COMPILED: dict[tuple, tuple[object, _Compiled | None]] = {}
 # session.info keys of what one turn read and keeps current by its own writes; dropped between turns
 # that share a transaction (storage.entries registers its own)
 TURN_CACHES: list[str] = []
-_CONNECTION = "core.connection"  # session.info: (transaction, SQLAlchemy and DBAPI connections, listening)
+_CONNECTION = "core.connection"  # session.info: the _Held of the current transaction
 
 
 def dialect_insert(session: Session, table):
@@ -38,7 +43,7 @@ def insert_ignoring(session: Session, table, keys: list[str]):
 
 def prepared(session: Session, name: str, build: Callable[[Session], object]):
     """The statement `build(session)` makes, built once per dialect and kept under `name`."""
-    key = (session.get_bind().dialect.name, name)
+    key = ((session.bind or session.get_bind()).dialect.name, name)
     stmt = _BUILT.get(key)
     if stmt is None:
         stmt = _BUILT[key] = build(session)
@@ -50,13 +55,34 @@ def run(session: Session, stmt, params=None):
     `params` is a dict, or a list of dicts for one statement run over many rows."""
     if not _is_clean(session):
         session.flush()
-    conn, dbapi_conn, listening = _connection(session)
-    params = params if params is not None else {}
-    first = params[0] if isinstance(params, list) else params
-    compiled = _compiled(conn.dialect, stmt, first)
+    held = session.info.get(_CONNECTION)
+    if held is None or held.transaction is not session.get_transaction():
+        held = _connection(session)
+    if params is None:
+        params = {}
+    compiled = _compiled(held.conn.dialect, stmt, params[0] if params.__class__ is list else params)
     if compiled is None:
-        return conn.execute(stmt, params)
-    return compiled.execute(conn, dbapi_conn, params, listening)
+        return held.conn.execute(stmt, params)
+    return compiled.execute(held, params)
+
+
+def run_all(session: Session, work: list[tuple]) -> list[Rows]:
+    """Several (statement, params) in their order, each as run() gives it: on PostgreSQL in one round trip
+    (libpq's pipeline) when all can go through libpq. A failing one raises as it would alone; the
+    statements after it are then not run (the transaction is failed anyway)."""
+    if not _is_clean(session):
+        session.flush()
+    held = _connection(session)
+    dialect = held.conn.dialect
+    found = [
+        (_compiled(dialect, stmt, params[0] if params.__class__ is list else params), params) for stmt, params in work
+    ]
+    if held.wire is None or not held.wire.ready() or any(c is None or c.wire is None for c, _ in found):
+        return [
+            held.conn.execute(stmt, params) if c is None else c.execute(held, params)
+            for (stmt, _), (c, params) in zip(work, found, strict=True)
+        ]
+    return _Compiled.pipeline(held, found)
 
 
 def end_turn(session: Session) -> None:
@@ -68,24 +94,43 @@ def end_turn(session: Session) -> None:
         session.info.pop(key, None)
 
 
-def _is_clean(session: Session) -> bool:
-    """Nothing added, changed or deleted in the session that a read would miss. SQLAlchemy's own check
-    (flush() makes it too) when it has one; its public properties, three collections each time, otherwise."""
-    check = getattr(session, "_is_clean", None)
-    return check() if check is not None else not (session.new or session.dirty or session.deleted)
+def _public_is_clean(session: Session) -> bool:
+    return not (session.new or session.dirty or session.deleted)
 
 
-def _connection(session: Session):
+# Nothing added, changed or deleted in the session that a read would miss: SQLAlchemy's own check (flush()
+# makes it too) when it has one; its public properties, three collections each time, otherwise.
+_is_clean = getattr(Session, "_is_clean", _public_is_clean)
+
+
+class _Held:
+    """What a transaction's statements run on, looked up once per transaction."""
+
+    __slots__ = ("transaction", "conn", "dbapi", "listening", "cursor", "wire")
+
+    def __init__(self, transaction, conn):
+        self.transaction, self.conn = transaction, conn
+        fairy = conn.connection
+        self.dbapi = fairy.dbapi_connection
+        # whether anyone listens for statements, asked once a transaction (listeners are set up beforehand)
+        self.listening = bool(conn.dispatch.before_cursor_execute)
+        self.cursor = None  # one DBAPI cursor for the transaction's statements, made on first use
+        self.wire = pgwire.wire(self.dbapi, fairy.info) if conn.dialect.driver == "psycopg" else None
+
+    def dbapi_cursor(self):
+        if self.cursor is None:
+            self.cursor = self.dbapi.cursor()
+        return self.cursor
+
+
+def _connection(session: Session) -> _Held:
     """The session's connection for its current transaction, looked up once per transaction."""
     transaction = session.get_transaction()
     held = session.info.get(_CONNECTION)
-    if held is None or held[0] is not transaction or transaction is None:
+    if held is None or held.transaction is not transaction or transaction is None:
         conn = session.connection()
-        # whether anyone listens for statements, asked once a transaction (listeners are set up beforehand)
-        listening = bool(conn.dispatch.before_cursor_execute)
-        held = (session.get_transaction(), conn, conn.connection.dbapi_connection, listening)
-        session.info[_CONNECTION] = held
-    return held[1], held[2], held[3]
+        held = session.info[_CONNECTION] = _Held(session.get_transaction(), conn)
+    return held
 
 
 class Rows:
@@ -120,61 +165,129 @@ class _Compiled:
     def __init__(self, compiled, dialect):
         self.sql = compiled.string
         self.positional = dialect.positional
-        self.names = tuple(compiled.positiontup or ()) if self.positional else ()
         # values fixed in the statement (a literal compared against), under their bind names
         self.defaults = {k: v for k, v in compiled.construct_params(_check=False).items() if v is not None}
         self.binds = list(compiled._bind_processors.items())
+        self.wire = pgwire.statement(self.sql) if dialect.driver == "psycopg" else None
+        names = self.wire.names if self.wire else tuple(compiled.positiontup or ()) if self.positional else ()
+        self.names = names  # positional (and libpq): each slot's name, and the slots that need converting
         processors = dict(self.binds)
-        self.order = [(n, processors.get(n)) for n in self.names]  # positional: each slot's name and processor
+        self.slots = [(i, processors[n]) for i, n in enumerate(names) if n in processors]
         columns = compiled._result_columns
-        self.row = namedtuple("Row", [c[0] for c in columns], rename=True) if columns else None
+        self.returns = bool(columns)
+        row = namedtuple("Row", [c[0] for c in columns], rename=True) if columns else tuple
+        self.make = partial(tuple.__new__, row)  # what namedtuple._make does, in C, without its length check
         self.results = [
             (i, proc) for i, c in enumerate(columns) if (proc := c[3]._cached_result_processor(dialect, None))
         ]
         self.dbapi_error = dialect.loaded_dbapi.Error
 
-    def parameters(self, params: dict):
+    def ordered(self, params: dict) -> list:
+        """The values in their slots' order, converted where a type says so."""
         values = {**self.defaults, **params} if self.defaults else params
+        ordered = list(map(values.__getitem__, self.names))
+        for i, process in self.slots:
+            ordered[i] = process(ordered[i])
+        return ordered
+
+    def parameters(self, params: dict):
         if self.positional:
-            if not self.binds:  # nothing to convert: the values in their order, in C
-                return tuple(map(values.__getitem__, self.names))
-            return tuple([values[n] if p is None else p(values[n]) for n, p in self.order])
+            return self.ordered(params)
+        values = {**self.defaults, **params} if self.defaults else params
+        if not self.binds:
+            return values
         values = dict(values)
         for name, process in self.binds:
             if name in values:
                 values[name] = process(values[name])
         return values
 
-    def execute(self, conn, dbapi_conn, params, listening: bool = True) -> Rows:
-        many = isinstance(params, list)
+    def execute(self, held: _Held, params) -> Rows:
+        if self.wire is not None and held.wire is not None and held.wire.ready():
+            return self._execute_wire(held, params)
+        many = params.__class__ is list
         args = [self.parameters(p) for p in params] if many else self.parameters(params)
-        cursor = dbapi_conn.cursor()
-        if listening:  # SQLAlchemy's own event, so whoever counts or logs statements still sees these
-            conn.dispatch.before_cursor_execute(conn, cursor, self.sql, args, None, many)
+        cursor = held.dbapi_cursor()
+        if held.listening:  # SQLAlchemy's own event, so whoever counts or logs statements still sees these
+            held.conn.dispatch.before_cursor_execute(held.conn, cursor, self.sql, args, None, many)
         try:
             if many:
                 cursor.executemany(self.sql, args)
             else:
                 cursor.execute(self.sql, args)
-            fetched = cursor.fetchall() if self.row is not None else []
+            fetched = cursor.fetchall() if self.returns else ()
             rowcount = cursor.rowcount
         except self.dbapi_error as error:
             raise exc.DBAPIError.instance(self.sql, args, error, self.dbapi_error) from error
-        finally:
-            cursor.close()
-        return Rows([self._shape(r) for r in fetched], rowcount)
+        return Rows(self._shape(fetched), rowcount)
 
-    def _shape(self, raw):
+    def _execute_wire(self, held: _Held, params) -> Rows:
+        if params.__class__ is list and len(params) > 1:
+            return self.pipeline(held, [(self, params)])[0]
+        wire, args = held.wire, self.ordered(params[0] if params.__class__ is list else params)
+        if held.listening:
+            held.conn.dispatch.before_cursor_execute(
+                held.conn, held.dbapi_cursor(), self.sql, args, None, params.__class__ is list
+            )
+        try:
+            result = wire.execute(self.wire, wire.dump(self.wire, args))
+        except self.dbapi_error as error:
+            raise exc.DBAPIError.instance(self.sql, args, error, self.dbapi_error) from error
+        return self._result(wire, result)
+
+    @staticmethod
+    def pipeline(held: _Held, work: list[tuple[_Compiled, dict | list]]) -> list[Rows]:
+        """Each (compiled, params or list of params) in one libpq pipeline; a Rows for each, a list of
+        params counting its rows' changes as executemany does."""
+        wire, sent, args = held.wire, [], []
+        for compiled, params in work:
+            many = params.__class__ is list
+            ordered = [compiled.ordered(p) for p in params] if many else compiled.ordered(params)
+            if held.listening:
+                held.conn.dispatch.before_cursor_execute(
+                    held.conn, held.dbapi_cursor(), compiled.sql, ordered, None, many
+                )
+            sent.extend((compiled.wire, wire.dump(compiled.wire, o)) for o in (ordered if many else [ordered]))
+            args.append(ordered)
+        try:
+            results = iter(wire.pipeline(sent))
+        except work[0][0].dbapi_error as error:  # the connection itself failed
+            raise exc.DBAPIError.instance(work[0][0].sql, args, error, work[0][0].dbapi_error) from error
+        out = []
+        for (compiled, params), ordered in zip(work, args, strict=True):
+            mine = [next(results) for _ in params] if params.__class__ is list else [next(results)]
+            try:
+                for result in mine:
+                    wire.checked(result)
+            except compiled.dbapi_error as error:
+                raise exc.DBAPIError.instance(compiled.sql, ordered, error, compiled.dbapi_error) from error
+            if params.__class__ is list:
+                out.append(Rows([], sum(r.command_tuples or 0 for r in mine)))
+            else:
+                out.append(compiled._result(wire, mine[0]))
+        return out
+
+    def _result(self, wire, result) -> Rows:
+        rowcount = result.command_tuples
+        if not self.returns:
+            return Rows([], -1 if rowcount is None else rowcount)
         if self.results:
-            raw = list(raw)
-            for i, process in self.results:
-                raw[i] = process(raw[i])
-        return self._new(self.row, raw)
+            return Rows(self._shape(wire.rows(result, tuple)), rowcount)
+        return Rows(wire.rows(result, self.make), rowcount)
 
-    _new = staticmethod(tuple.__new__)  # what namedtuple._make does, without its length check
+    def _shape(self, fetched) -> list:
+        """Rows of the statement's named tuple, a column at a time where a result processor converts it."""
+        if not self.results or not fetched:
+            return list(map(self.make, fetched))
+        columns = list(zip(*fetched, strict=True))
+        for i, process in self.results:
+            columns[i] = map(process, columns[i])
+        return list(map(self.make, zip(*columns, strict=True)))
 
 
 def _compiled(dialect, stmt, params: dict) -> _Compiled | None:
+    if isinstance(stmt, TextClause):  # its rows' shape is known only from the cursor: SQLAlchemy's own way
+        return None
     keys = tuple(sorted(params)) if isinstance(stmt, Insert) else ()
     key = (dialect.name, id(stmt), keys)
     found = _COMPILED.get(key)

@@ -105,7 +105,10 @@ def _lock_key(space: str, value: str) -> int:
 
 
 def _server_engine(url, echo: bool) -> Engine:
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # prepare_threshold=None: psycopg prepares nothing itself, so its rollback never DEALLOCATEs ALL the
+    # hot statements storage/pgwire.py prepared on the connection
+    args = {"prepare_threshold": None}
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args)
 
 
 def _sqlite_engine(url, echo: bool) -> Engine:

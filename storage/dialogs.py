@@ -40,16 +40,30 @@ def _state_upsert(session):
 
 def load_state(*, session: Session, userid: str) -> State:
     """The person's state as a detached object; save_state writes it back (one upsert)."""
-    row = run(session, prepared(session, "state.select", _state_select), {"u": userid}).first()
+    return state_of(userid, run(session, *reading_state(session, userid)))
+
+
+def reading_state(session: Session, userid: str) -> tuple:
+    """load_state's statement and parameters, to run together with others (core.run_all); then state_of."""
+    return prepared(session, "state.select", _state_select), {"u": userid}
+
+
+def state_of(userid: str, rows) -> State:
+    row = rows.first()
     if row is None:
         return State(userid)
     return State(userid, row.flow, row.data, row.updated_at)
 
 
 def save_state(*, session: Session, state: State, now: datetime | None = None) -> None:
+    run(session, *saving_state(session, state, now))
+
+
+def saving_state(session: Session, state: State, now: datetime | None = None) -> tuple:
+    """save_state's statement and parameters (it stamps the state's updated_at), for core.run_all."""
     state.updated_at = now or utcnow()
     values = {"userid": state.userid, "flow": state.flow, "data": state.data, "updated_at": state.updated_at}
-    run(session, prepared(session, "state.upsert", _state_upsert), values)
+    return prepared(session, "state.upsert", _state_upsert), values
 
 
 def _claim(session):
@@ -59,18 +73,31 @@ def _claim(session):
 def claim(*, session: Session, key: str, userid: str, now: datetime | None = None) -> bool:
     """Take a message key for this transaction: False when it was processed (or is being, elsewhere:
     the INSERT waits for that transaction and then finds the key). The replies follow in `answer`."""
+    return claimed(run(session, *claiming(session, key, userid, now)))
+
+
+def claiming(session: Session, key: str, userid: str, now: datetime | None = None) -> tuple:
+    """claim's statement and parameters, for core.run_all; then claimed."""
     values = {"key": key, "userid": userid, "replies": [], "created_at": now or utcnow()}
-    return run(session, prepared(session, "key.claim", _claim), values).scalar_one_or_none() is not None
+    return prepared(session, "key.claim", _claim), values
+
+
+def claimed(rows) -> bool:
+    return rows.scalar_one_or_none() is not None
 
 
 def answer(*, session: Session, key: str, replies: list[dict]) -> None:
     """Store the answer of a claimed key, for a redelivery to get again."""
+    run(session, *answering(session, key, replies))
+
+
+def answering(session: Session, key: str, replies: list[dict]) -> tuple:
     stmt = prepared(
         session,
         "key.answer",
         lambda _: update(_KEYS).where(_KEYS.c.key == bindparam("k")).values(replies=bindparam("r")),
     )
-    run(session, stmt, {"k": key, "r": replies})
+    return stmt, {"k": key, "r": replies}
 
 
 def answered(*, session: Session, key: str) -> list[dict]:

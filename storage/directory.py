@@ -67,11 +67,18 @@ class Directory:
         self._view: RosterView | None = None
         self.generation = 0  # how many views this has made: a new one means a roster or campaign reloaded
 
-    def view(self, session: Session) -> RosterView:
-        stmt = prepared(session, "stamp.all", lambda _: select(DataStamp.name, DataStamp.version))
-        stamp = tuple(sorted(run(session, stmt).all()))
+    def view(self, session: Session, stamp_rows=None) -> RosterView:
+        """The view of the stamp read now, or of `stamp_rows` (reading_stamp's result, read in this turn)."""
+        if stamp_rows is None:
+            stamp_rows = run(session, *self.reading_stamp(session))
+        stamp = tuple(sorted(stamp_rows.all()))
         view = self._view
         if view is None or view.stamp != stamp:
             view = self._view = RosterView(stamp)
             self.generation += 1
         return view
+
+    @staticmethod
+    def reading_stamp(session: Session) -> tuple:
+        """The stamp's statement and parameters, to run together with others (core.run_all)."""
+        return prepared(session, "stamp.all", lambda _: select(DataStamp.name, DataStamp.version)), {}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections import namedtuple
 from datetime import datetime
+from operator import itemgetter
 
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
@@ -18,32 +19,17 @@ _CACHE = "unit_entries"  # session.info: a unit's entries read in this turn, kep
 TURN_CACHES.append(_CACHE)
 
 
-@dataclass(frozen=True, slots=True)
-class ActivityRow:
-    """One table 1 entry as read: a snapshot, not a tracked object (writes go through set_entry)."""
-
-    id: int
-    campaign_id: str
-    unit_code: str
-    key: str
-    count: int | None
-    note: str | None
-    version: int
-    updated_by: str
-    updated_at: datetime
+# One entry as a turn reads it: a snapshot, not a tracked object (writes go through set_entry). Only the
+# columns a conversation looks at, none with a result processor, each row made by tuple.__new__ in C: a
+# unit's entries are read every turn, and a dataclass or a parsed datetime per row was a fifth of it.
+class ActivityRow(namedtuple("ActivityRow", "id key count note version updated_by")):
+    __slots__ = ()
+    value = property(itemgetter(2))  # the count (a tuple has a count method: never ask hasattr "count")
 
 
-@dataclass(frozen=True, slots=True)
-class ScoreRow:
-    id: int
-    campaign_id: str
-    unit_code: str
-    key: str
-    points: float | None
-    note: str | None
-    version: int
-    updated_by: str
-    updated_at: datetime
+class ScoreRow(namedtuple("ScoreRow", "id key points note version updated_by")):
+    __slots__ = ()
+    value = property(itemgetter(2))  # the points
 
 
 _ROWS = {"activity": ActivityRow, "score": ScoreRow}
@@ -61,27 +47,14 @@ class StaleEntry(Exception):
 def _columns(kind: str):
     model, field = _MODELS[kind]
     t = model.__table__.c
-    return model.__table__, (
-        t.id,
-        t.campaign_id,
-        t.unit_code,
-        t.key,
-        t[field],
-        t.note,
-        t.version,
-        t.updated_by,
-        t.updated_at,
-    )
+    return model.__table__, (t.id, t.key, t[field], t.note, t.version, t.updated_by)
 
 
-def entries(*, session: Session, kind: str, campaign_id: str, unit_code: str | None = None) -> dict:
-    """Entries by key for one unit, or by (unit, key) for all units when unit_code is None (one read)."""
-    make = _ROWS[kind]
-    if unit_code is not None:
-        stmt = prepared(session, f"{kind}.unit", lambda _: _select(kind, "campaign_id", "unit_code"))
-        return {r[3]: make(*r) for r in run(session, stmt, {"campaign_id": campaign_id, "unit_code": unit_code})}
-    stmt = prepared(session, f"{kind}.all", lambda _: _select(kind, "campaign_id"))
-    return {(r[2], r[3]): make(*r) for r in run(session, stmt, {"campaign_id": campaign_id})}
+def entries(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict:
+    """One unit's entries by key (one read)."""
+    make, new = _ROWS[kind], tuple.__new__
+    stmt = prepared(session, f"{kind}.unit", lambda _: _select(kind, "campaign_id", "unit_code"))
+    return {r[1]: new(make, r) for r in run(session, stmt, {"campaign_id": campaign_id, "unit_code": unit_code})}
 
 
 def _select(kind: str, *keys: str):
@@ -112,7 +85,7 @@ def versions(*, session: Session, kind: str, campaign_id: str, unit_code: str) -
 def _one(session: Session, kind: str, campaign_id: str, unit_code: str, key: str):
     stmt = prepared(session, f"{kind}.one", lambda _: _select(kind, "campaign_id", "unit_code", "key"))
     row = run(session, stmt, {"campaign_id": campaign_id, "unit_code": unit_code, "key": key}).first()
-    return _ROWS[kind](*row) if row else None
+    return tuple.__new__(_ROWS[kind], row) if row else None
 
 
 def set_entry(
@@ -208,7 +181,7 @@ def _write(session, kind, campaign_id, unit_code, key, value, note, actor, curre
         ],
     )
     version = current.version + 1 if current else 1
-    return _ROWS[kind](row_id, campaign_id, unit_code, key, value, new_note, version, actor, now)
+    return _ROWS[kind](row_id, key, value, new_note, version, actor)
 
 
 def submission(*, session: Session, campaign_id: str, unit_code: str) -> Submission | None:

@@ -1,0 +1,133 @@
+"""PostgreSQL's prepared hot statements straight through libpq: prepared once per connection, one call each."""
+
+# psycopg's cursor costs about 60 µs of CPU a statement here (a cursor object, the query converted and
+# looked up in its prepared-statement cache, a generator per step); libpq's PQexecPrepared with psycopg's
+# own C dumpers and loaders costs about 30 (benchmarks/turn_cpu.py). Only statements whose every
+# placeholder carries a cast (SQLAlchemy renders one for each type psycopg needs) go this way: the server
+# then types each parameter from the SQL itself, so every value goes as text and no type is guessed.
+
+from __future__ import annotations
+
+import itertools
+import re
+import select
+
+from psycopg import errors, pq
+from psycopg.adapt import PyFormat, Transformer
+
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
+_UNCAST = re.compile(r"%\([^)]+\)s(?!::)")
+_NAMES = itertools.count()
+_KEY = "core.pgwire"  # connection record info: the Wire of that DBAPI connection, dropped with it
+_INTRANS = pq.TransactionStatus.INTRANS
+_OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
+_SYNC = pq.ExecStatus.PIPELINE_SYNC
+_SQLSTATE, _UNKNOWN_STATEMENT = pq.DiagnosticField.SQLSTATE, b"26000"
+
+
+class Statement:
+    """One statement in libpq's form: `$n` placeholders, the bind names in their order, its server name."""
+
+    __slots__ = ("query", "names", "name", "formats")
+
+    def __init__(self, query: bytes, names: tuple[str, ...]):
+        self.query, self.names = query, names
+        self.name = b"kaohe_%d" % next(_NAMES)  # psycopg names its own _pg3_N
+        self.formats = [PyFormat.TEXT] * len(names)
+
+
+def statement(sql: str) -> Statement | None:
+    """The statement SQLAlchemy rendered for psycopg (`%(name)s::TYPE`) in `$n` form; None when a
+    placeholder has no cast (the server could not type it when preparing)."""
+    if _UNCAST.search(sql):
+        return None
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(1) is None:
+            return "%"
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return Statement(_PLACEHOLDER.sub(number, sql).encode(), tuple(names))
+
+
+def wire(dbapi_conn, record_info: dict) -> Wire | None:
+    """The Wire of a psycopg connection (kept with the pooled connection), None for any other driver."""
+    found = record_info.get(_KEY)
+    if found is None and hasattr(dbapi_conn, "pgconn"):
+        found = record_info[_KEY] = Wire(dbapi_conn)
+    return found
+
+
+class Wire:
+    """A psycopg connection's libpq handle, a dumper/loader context of its adapters, what is prepared on it."""
+
+    __slots__ = ("pgconn", "tx", "prepared", "encoding")
+
+    def __init__(self, dbapi_conn):
+        self.pgconn, self.tx, self.prepared = dbapi_conn.pgconn, Transformer(dbapi_conn), set()
+        self.encoding = dbapi_conn.info.encoding
+
+    def ready(self) -> bool:
+        """Inside a transaction psycopg began (it sends BEGIN before the first statement of one)."""
+        return self.pgconn.transaction_status == _INTRANS
+
+    def dump(self, stmt: Statement, values: list) -> list:
+        return self.tx.dump_sequence(values, stmt.formats)
+
+    def execute(self, stmt: Statement, params: list):
+        """Run with dumped parameters; the result (rows loaded by `rows`), or psycopg's error raised."""
+        self._prepare(stmt)
+        return self.checked(self.pgconn.exec_prepared(stmt.name, params, None, 0))  # waits without the GIL
+
+    def pipeline(self, work: list[tuple[Statement, list]]) -> list:
+        """Statements with their dumped parameters sent at once and their results read at once (libpq's
+        pipeline mode: one round trip), unchecked (`checked` raises a failed one's error). After a
+        failed statement the server skips the rest, and the transaction is failed as after any error."""
+        for stmt, _ in work:
+            self._prepare(stmt)
+        pg = self.pgconn
+        pg.enter_pipeline_mode()
+        try:
+            for stmt, params in work:
+                pg.send_query_prepared(stmt.name, params, None, 0)
+            pg.pipeline_sync()
+            results = self._collect()
+        finally:
+            pg.exit_pipeline_mode()
+        return results
+
+    def rows(self, result, make) -> list:
+        self.tx.set_pgresult(result)
+        return self.tx.load_rows(0, result.ntuples, make)
+
+    def _prepare(self, stmt: Statement) -> None:
+        if stmt.name not in self.prepared:
+            self.checked(self.pgconn.prepare(stmt.name, stmt.query, None))
+            self.prepared.add(stmt.name)
+
+    def checked(self, result):
+        if result.status not in _OK:
+            if result.error_field(_SQLSTATE) == _UNKNOWN_STATEMENT:  # deallocated by someone: prepare anew
+                self.prepared.clear()  # (this transaction is failed; the next one prepares again)
+            raise errors.error_from_result(result, encoding=self.encoding)
+        return result
+
+    def _collect(self) -> list:
+        """Every statement's result up to the pipeline's sync, waiting for the socket without the GIL."""
+        pg, results = self.pgconn, []
+        while pg.flush():
+            select.select([], [pg.socket], [])
+        while True:
+            pg.consume_input()
+            while pg.is_busy():
+                select.select([pg.socket], [], [])
+                pg.consume_input()
+            result = pg.get_result()
+            if result is None:
+                continue
+            if result.status == _SYNC:
+                return results
+            results.append(result)
