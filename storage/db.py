@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import ARRAY, BigInteger, bindparam, event, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
+from storage import core
 from storage.checkpoint import Checkpointer
 
 BUSY_TIMEOUT_MS = 30000
@@ -77,7 +78,7 @@ class Database:
     def lock_person(self, session: Session, userid: str) -> None:
         """Serialise one person's messages. SQLite's BEGIN IMMEDIATE already serialises every writer."""
         if not self.is_sqlite:
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("person", userid)})
+            core.run(session, core.prepared(session, "lock.person", _person_lock), {"k": _lock_key("person", userid)})
 
     def lock_people(self, session: Session, userids) -> None:
         """Lock several people at once, in one order everywhere (their keys ascending), so two transactions
@@ -85,10 +86,7 @@ class Database:
         if self.is_sqlite:
             return
         keys = sorted({_lock_key("person", u) for u in userids})
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k) ORDER BY k"),
-            {"keys": keys},
-        )
+        core.run(session, core.prepared(session, "lock.people", _people_lock), {"keys": keys})
 
     def try_lock(self, session: Session, name: str) -> bool:
         """A transaction-scoped named lock that does not wait (PostgreSQL); SQLite holds the write lock already."""
@@ -115,6 +113,16 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.engine.dispose()
+
+
+def _person_lock(_session):
+    return select(func.pg_advisory_xact_lock(bindparam("k", type_=BigInteger)))
+
+
+def _people_lock(_session):
+    """SELECT pg_advisory_xact_lock(k) FROM unnest(:keys) AS k ORDER BY k (a volatile call runs after the sort)."""
+    keys = func.unnest(bindparam("keys", type_=ARRAY(BigInteger))).table_valued("k").render_derived()
+    return select(func.pg_advisory_xact_lock(keys.c.k)).order_by(keys.c.k)
 
 
 def _lock_key(space: str, value: str) -> int:
