@@ -52,6 +52,7 @@ def _answer(turn: Turn, kind: str, qs: tuple[tables.Question, ...]) -> None:
         if _names_items(turn):
             return sentences.sentence(turn)  # "党委会6次，政治学习24次" mid-form: read back the whole sentence
         return _miss(turn, qs, exc.reason)
+    tables.prefetch(turn, qs, turn.state.data["i"])  # one read for the check, the write and the next question
     try:
         tables.check(turn, q, value)
     except InputError as exc:
@@ -64,7 +65,7 @@ def _answer(turn: Turn, kind: str, qs: tuple[tables.Question, ...]) -> None:
 
 def _save(turn: Turn, kind: str, qs: tuple[tables.Question, ...], value, note) -> None:
     q, data = _question(turn, qs), turn.state.data
-    tables.current(turn, kind)  # read once: set_entry writes against it and the next question shows it
+    tables.prefetch(turn, qs, data["i"])  # (done already, unless this confirms an implausible count)
     try:
         entries.set_entry(
             session=turn.session,
@@ -102,7 +103,7 @@ def _advance(turn: Turn, kind: str, qs: tuple[tables.Question, ...], note: str) 
 
 def _ask(turn: Turn, kind: str, qs: tuple[tables.Question, ...], i: int, note: str | None = None) -> None:
     q = qs[i]
-    entry = tables.current(turn, kind).get(q.key)
+    entry = tables.entry(turn, kind, q.key)
     turn.enter(FLOW_OF[kind], i=i, misses=0, seen=entry.version if entry else None)
     turn.say("form_question.txt", q=q, entry=entry, value=_value(entry), index=i + 1, total=len(qs), note=note)
 
@@ -111,7 +112,7 @@ def _miss(turn: Turn, qs: tuple[tables.Question, ...], reason: str) -> None:
     data = turn.state.data
     data["misses"] = data.get("misses", 0) + 1
     q = _question(turn, qs)
-    entry = tables.current(turn, q.kind).get(q.key)
+    entry = tables.entry(turn, q.kind, q.key)
     turn.say("form_retry.txt", reason=reason, q=q, value=_value(entry), hint=data["misses"] >= MISSES_BEFORE_HINT)
 
 

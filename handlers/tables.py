@@ -79,6 +79,26 @@ def current(turn: Turn, kind: str) -> dict:
     return entries.unit_entries(session=turn.session, kind=kind, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
 
 
+def entry(turn: Turn, kind: str, key: str):
+    """One of the unit's entries (or None), from what this turn read, else read now."""
+    unit = turn.unit.code
+    return entries.unit_entry(session=turn.session, kind=kind, campaign_id=turn.campaign.id, unit_code=unit, key=key)
+
+
+def prefetch(turn: Turn, qs: tuple[Question, ...], i: int) -> None:
+    """Read at once what an answer to question i looks at: its entry, the next question's and what its
+    其中 rule compares; the whole table at the last question (the end names what is missing)."""
+    if i + 1 >= len(qs):
+        current(turn, qs[i].kind)
+        return
+    q = qs[i]
+    keys = [q.key, qs[i + 1].key, *(k for k, _ in q.children)]
+    if q.parent:
+        keys.append(q.parent)
+    unit = turn.unit.code
+    entries.read_keys(session=turn.session, kind=q.kind, campaign_id=turn.campaign.id, unit_code=unit, keys=keys)
+
+
 def check(turn: Turn, q: Question, value, pending: dict | None = None) -> None:
     """Raise InputError when `value` cannot be saved for `q`; `pending` holds other values about to be
     saved with it (a sentence naming both 领导上党课 and 其中主要领导上党课)."""
@@ -108,8 +128,8 @@ def _check_of_which(turn: Turn, q: Question, value, pending: dict) -> None:
 def _count(turn: Turn, key: str, pending: dict):
     if key in pending:
         return pending[key]
-    entry = current(turn, "activity").get(key)
-    return None if entry is None else entry.count
+    found = entry(turn, "activity", key)
+    return None if found is None else found.count
 
 
 def implausible(campaign: Campaign, q: Question, value) -> bool:

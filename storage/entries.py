@@ -63,16 +63,66 @@ def _select(kind: str, *keys: str):
     return select(*cols).where(*(table.c[k] == bindparam(k) for k in keys))
 
 
+class _Read:
+    """What this transaction read of one unit's entries of a kind: the whole table, or the rows of the
+    keys asked for (a key asked for and absent is known to be empty). Kept current by set_entry."""
+
+    __slots__ = ("rows", "whole", "asked")
+
+    def __init__(self, rows: dict, whole: bool):
+        self.rows, self.whole, self.asked = rows, whole, set()
+
+    def knows(self, key: str) -> bool:
+        return self.whole or key in self.asked
+
+
+MAX_KEYS = 8  # more keys than this at once: the whole table is read instead
+
+
+def _read(session: Session, kind: str, campaign_id: str, unit_code: str) -> _Read | None:
+    return session.info.get(_CACHE, {}).get((kind, campaign_id, unit_code))
+
+
 def unit_entries(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict:
     """One unit's entries by key, read once per session (one transaction: a turn) and updated by its
     own set_entry. Read-only for the caller."""
-    cache = session.info.setdefault(_CACHE, {})
-    found = cache.get((kind, campaign_id, unit_code))
-    if found is None:
-        found = cache[(kind, campaign_id, unit_code)] = entries(
-            session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code
-        )
-    return found
+    read = _read(session, kind, campaign_id, unit_code)
+    if read is None or not read.whole:
+        read = _Read(entries(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code), True)
+        session.info.setdefault(_CACHE, {})[(kind, campaign_id, unit_code)] = read
+    return read.rows
+
+
+def read_keys(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys) -> None:
+    """Read the entries of these keys (those not read yet in this session) in one statement: a form's
+    answer needs three or four of a unit's entries, and a row costs as much to read as the statement."""
+    read = _read(session, kind, campaign_id, unit_code)
+    if read is None:
+        read = session.info.setdefault(_CACHE, {})[(kind, campaign_id, unit_code)] = _Read({}, False)
+    missing = sorted({key for key in keys if not read.knows(key)})
+    if len(missing) > MAX_KEYS:
+        unit_entries(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code)
+    elif missing:
+        params = {"campaign_id": campaign_id, "unit_code": unit_code}
+        params.update((f"k{i}", key) for i, key in enumerate(missing))
+        stmt = prepared(session, f"{kind}.keys{len(missing)}", lambda _: _select_keys(kind, len(missing)))
+        make, new = _ROWS[kind], tuple.__new__
+        read.rows.update((r[1], new(make, r)) for r in run(session, stmt, params))
+        read.asked.update(missing)
+
+
+def _select_keys(kind: str, n: int):
+    table, _ = _columns(kind)
+    return _select(kind, "campaign_id", "unit_code").where(table.c.key.in_([bindparam(f"k{i}") for i in range(n)]))
+
+
+def unit_entry(*, session: Session, kind: str, campaign_id: str, unit_code: str, key: str):
+    """One entry of a unit, or None: from what this session read, else read now (with read_keys)."""
+    read = _read(session, kind, campaign_id, unit_code)
+    if read is None or not read.knows(key):
+        read_keys(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code, keys=(key,))
+        read = _read(session, kind, campaign_id, unit_code)
+    return read.rows.get(key)
 
 
 def versions(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict[str, int]:
@@ -108,22 +158,33 @@ def set_entry(
     The write itself is conditional on the version just read (UPDATE … WHERE version = read, or INSERT …
     ON CONFLICT DO NOTHING), so two writers that read the same version cannot both win on any database."""
     now = now or utcnow()
-    cached = session.info.get(_CACHE, {}).get((kind, campaign_id, unit_code))
+    read = _read(session, kind, campaign_id, unit_code)
     # What this transaction read already serves as the version to write against: if another writer
     # moved it meanwhile, the conditional write matches nothing and the row is read again.
-    current = cached.get(key) if cached is not None else _one(session, kind, campaign_id, unit_code, key)
+    if read is not None and read.knows(key):
+        current = read.rows.get(key)
+    else:
+        current = _one(session, kind, campaign_id, unit_code, key)
     for _ in range(3):
         if check and (current.version if current else None) != seen_version:
             raise StaleEntry(current)
         written = _write(session, kind, campaign_id, unit_code, key, value, note, actor, current, now)
         if written is not None:
-            if cached is not None:
-                cached[key] = written
+            _remember(read, key, written)
             return written
         current = _one(session, kind, campaign_id, unit_code, key)
-        if cached is not None:
-            cached[key] = current
+        _remember(read, key, current)
     raise RuntimeError(f"entry {unit_code}/{key} keeps changing under the write")
+
+
+def _remember(read: _Read | None, key: str, row) -> None:
+    if read is None:
+        return
+    read.asked.add(key)
+    if row is None:
+        read.rows.pop(key, None)
+    else:
+        read.rows[key] = row
 
 
 def _insert(session: Session, kind: str):
