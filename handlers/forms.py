@@ -16,9 +16,9 @@ FLOW_OF = {"activity": "activities", "score": "scores"}
 
 def start(turn: Turn, kind: str) -> None:
     """Begin (or pick up) a table: at the first question still empty, or the first when all are filled."""
-    if _locked(turn):
-        return
     qs = tables.questions(turn.campaign, kind, turn.unit.org_type)
+    if _locked(turn, tables.lock_and_read(turn, qs)):
+        return
     have = tables.current(turn, kind)
     empty = [i for i, q in enumerate(qs) if _value(have.get(q.key)) is None]
     turn.say("form_intro.txt", kind=kind, total=len(qs), empty=len(empty), unit=turn.unit)
@@ -27,9 +27,9 @@ def start(turn: Turn, kind: str) -> None:
 
 def step(turn: Turn, kind: str) -> None:
     """One answer inside the form (the table's questions looked up once, then handed along)."""
-    if _locked(turn):
-        return turn.leave()
     qs = tables.questions(turn.campaign, kind, turn.unit.org_type)
+    if _locked(turn, tables.lock_and_read(turn, qs, min(turn.state.data.get("i", 0), len(qs) - 1))):
+        return turn.leave()
     data, word = turn.state.data, normalise_command(turn.text)
     pending = data.pop("pending", None)  # a question about one answer holds for the next message only
     if pending and word in YES:
@@ -52,7 +52,6 @@ def _answer(turn: Turn, kind: str, qs: tuple[tables.Question, ...]) -> None:
         if _names_items(turn):
             return sentences.sentence(turn)  # "党委会6次，政治学习24次" mid-form: read back the whole sentence
         return _miss(turn, qs, exc.reason)
-    tables.prefetch(turn, qs, turn.state.data["i"])  # one read for the check, the write and the next question
     try:
         tables.check(turn, q, value)
     except InputError as exc:
@@ -65,7 +64,6 @@ def _answer(turn: Turn, kind: str, qs: tuple[tables.Question, ...]) -> None:
 
 def _save(turn: Turn, kind: str, qs: tuple[tables.Question, ...], value, note) -> None:
     q, data = _question(turn, qs), turn.state.data
-    tables.prefetch(turn, qs, data["i"])  # (done already, unless this confirms an implausible count)
     try:
         entries.set_entry(
             session=turn.session,
@@ -130,8 +128,7 @@ def _value(entry):
     return None if entry is None else entry.value
 
 
-def _locked(turn: Turn) -> bool:
-    reason = tables.lock_reason(turn)
+def _locked(turn: Turn, reason: str | None) -> bool:
     if reason:
         turn.say("locked.txt", reason=reason)
     return bool(reason)

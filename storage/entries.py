@@ -11,8 +11,15 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from storage import audit
-from storage.core import TURN_CACHES, insert_ignoring, prepared, run
-from storage.models import ActivityEntry, ScoreEntry, Submission, utcnow
+from storage.core import TURN_CACHES, insert_ignoring, prepared, run, run_all
+from storage.models import ActivityEntry, ScoreEntry, utcnow
+from storage.submissions import (  # noqa: F401  (callers know them as entries.*)
+    reading_submission,
+    set_submitted,
+    submission,
+    submission_state,
+    submissions,
+)
 
 _MODELS = {"activity": (ActivityEntry, "count"), "score": (ScoreEntry, "points")}
 _CACHE = "unit_entries"  # session.info: a unit's entries read in this turn, kept current by set_entry
@@ -86,29 +93,42 @@ def _read(session: Session, kind: str, campaign_id: str, unit_code: str) -> _Rea
 def unit_entries(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict:
     """One unit's entries by key, read once per session (one transaction: a turn) and updated by its
     own set_entry. Read-only for the caller."""
-    read = _read(session, kind, campaign_id, unit_code)
-    if read is None or not read.whole:
-        read = _Read(entries(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code), True)
-        session.info.setdefault(_CACHE, {})[(kind, campaign_id, unit_code)] = read
-    return read.rows
+    read(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code)
+    return _read(session, kind, campaign_id, unit_code).rows
 
 
 def read_keys(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys) -> None:
     """Read the entries of these keys (those not read yet in this session) in one statement: a form's
     answer needs three or four of a unit's entries, and a row costs as much to read as the statement."""
-    read = _read(session, kind, campaign_id, unit_code)
-    if read is None:
-        read = session.info.setdefault(_CACHE, {})[(kind, campaign_id, unit_code)] = _Read({}, False)
-    missing = sorted({key for key in keys if not read.knows(key)})
-    if len(missing) > MAX_KEYS:
-        unit_entries(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code)
-    elif missing:
-        params = {"campaign_id": campaign_id, "unit_code": unit_code}
+    read(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code, keys=keys)
+
+
+def read(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys=None, also=()) -> list:
+    """Read into what this session knows of the unit: the whole table (keys None) or the keys not known
+    yet; with `also`, (statement, params) pairs run in the same go (core.run_all: on PostgreSQL one
+    round trip). Returns the results of `also`, in order."""
+    known = _read(session, kind, campaign_id, unit_code)
+    if known is None:
+        known = session.info.setdefault(_CACHE, {})[(kind, campaign_id, unit_code)] = _Read({}, False)
+    missing = None if keys is None or known.whole else sorted({key for key in keys if not known.knows(key)})
+    whole = not known.whole and (missing is None or len(missing) > MAX_KEYS)
+    if not whole and not missing:
+        return run_all(session, list(also)) if also else []
+    params = {"campaign_id": campaign_id, "unit_code": unit_code}
+    if whole:
+        stmt = prepared(session, f"{kind}.unit", lambda _: _select(kind, "campaign_id", "unit_code"))
+    else:
         params.update((f"k{i}", key) for i, key in enumerate(missing))
         stmt = prepared(session, f"{kind}.keys{len(missing)}", lambda _: _select_keys(kind, len(missing)))
-        make, new = _ROWS[kind], tuple.__new__
-        read.rows.update((r[1], new(make, r)) for r in run(session, stmt, params))
-        read.asked.update(missing)
+    *done, rows = run_all(session, [*also, (stmt, params)])
+    make, new = _ROWS[kind], tuple.__new__
+    made = {r[1]: new(make, r) for r in rows}
+    if whole:
+        known.rows, known.whole = made, True
+    else:
+        known.rows.update(made)
+        known.asked.update(missing)
+    return done
 
 
 def _select_keys(kind: str, n: int):
@@ -243,60 +263,6 @@ def _write(session, kind, campaign_id, unit_code, key, value, note, actor, curre
     )
     version = current.version + 1 if current else 1
     return _ROWS[kind](row_id, key, value, new_note, version, actor)
-
-
-def submission(*, session: Session, campaign_id: str, unit_code: str) -> Submission | None:
-    return session.exec(
-        select(Submission).where(Submission.campaign_id == campaign_id, Submission.unit_code == unit_code)
-    ).first()
-
-
-def submission_state(*, session: Session, campaign_id: str, unit_code: str):
-    """(submitted, submitted_at, reopened_at) of a unit, or None: the read the lock check needs."""
-    t = Submission.__table__
-
-    def build(_):
-        cols = (t.c.submitted, t.c.submitted_at, t.c.reopened_at)
-        return select(*cols).where(t.c.campaign_id == bindparam("c"), t.c.unit_code == bindparam("u"))
-
-    return run(session, prepared(session, "submission.state", build), {"c": campaign_id, "u": unit_code}).first()
-
-
-def submissions(*, session: Session, campaign_id: str, unit_code: str | None = None) -> dict[str, Submission]:
-    query = select(Submission).where(Submission.campaign_id == campaign_id)
-    if unit_code is not None:
-        query = query.where(Submission.unit_code == unit_code)
-    return {s.unit_code: s for s in session.exec(query)}
-
-
-def set_submitted(
-    *, session: Session, campaign_id: str, unit_code: str, actor: str, submitted: bool, now: datetime | None = None
-) -> Submission:
-    """Submit (or, for an administrator, reopen) a unit's self-check; every change is audited."""
-    now = now or utcnow()
-    row = submission(session=session, campaign_id=campaign_id, unit_code=unit_code) or Submission(
-        campaign_id=campaign_id, unit_code=unit_code
-    )
-    audit.record(
-        session=session,
-        actor=actor,
-        entity="submission",
-        key=unit_code,
-        field="submitted",
-        old=row.submitted,
-        new=submitted,
-        campaign_id=campaign_id,
-        unit_code=unit_code,
-        at=now,
-    )
-    row.submitted = submitted
-    if submitted:
-        row.submitted_at, row.submitted_by = now, actor
-    else:
-        row.reopened_at, row.reopened_by = now, actor
-    session.add(row)
-    session.flush()
-    return row
 
 
 def values(*, session: Session, kind: str, campaign_id: str, unit_codes: list[str] | None = None) -> dict:

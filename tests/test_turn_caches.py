@@ -171,3 +171,21 @@ def test_a_sentence_naming_only_an_of_which_item_reads_the_table_once(services):
     answer = Chat(services, "wangfang").say("其中主要领导上党课2次")
     assert "其中主要领导上党课" in answer and "确认" in answer
     assert len(reads.seen) == 1
+
+
+@pytest.mark.parametrize("opening", [False, True])
+def test_a_form_step_checks_the_lock_and_reads_its_entries_in_one_go(any_services, monkeypatch, opening):
+    together, run_all = [], entries.run_all
+
+    def spy(session, work):
+        together.append([str(stmt) for stmt, _params in work])
+        return run_all(session, work)
+
+    monkeypatch.setattr(entries, "run_all", spy)
+    clerk = Chat(any_services, "wangfang")
+    if not opening:
+        clerk.say("填报")
+    together.clear()
+    assert ("开始填写统计表" if opening else "已记录：党委会 6 次") in clerk.say("填报" if opening else "6")
+    [group] = [g for g in together if any("FROM submission" in s for s in g)]
+    assert len(group) == 2 and "FROM activity_entry" in group[1]
