@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from bot.heap import HeapKeeper
 from handlers.base import Inbound, Reply
@@ -43,15 +44,27 @@ class TurnLane:
         self._closed = False
         self.batches = self.messages = 0  # how many transactions carried how many messages
         self.handed_off = 0  # batches tried on the loop and handled on the thread
+        self._deadlines: dict[asyncio.AbstractEventLoop, deque] = {}  # per loop, messages waiting with one
 
     async def dispatch(self, inbound: Inbound, passive_bytes: int | None = None) -> list[Reply]:
         """What Dispatcher.dispatch answers, handled on the lane; raises what it raises."""
         return await self.submit(inbound, passive_bytes)
 
-    def submit(self, inbound: Inbound, passive_bytes: int | None = None) -> asyncio.Future:
-        """Queue a message; the future (of the running event loop) gets its answer or its exception."""
+    def submit(
+        self,
+        inbound: Inbound,
+        passive_bytes: int | None = None,
+        *,
+        within: float | None = None,
+        late: Callable[[list[Reply] | Exception], None] | None = None,
+    ) -> asyncio.Future:
+        """Queue a message; the future (of the running event loop) gets its answer or its exception. With
+        `within`: if no answer has come after that many seconds, the future gets None instead and `late`
+        (on the loop) gets the answer or the exception once it comes; the work goes on either way."""
         loop = asyncio.get_running_loop()
-        item = (inbound, passive_bytes, loop.create_future(), loop)
+        item = _Message(inbound, passive_bytes, loop.create_future(), loop, late)
+        if within is not None:
+            self._watch(item, loop.time() + within)
         with self._ready:
             if self._closed:
                 raise RuntimeError("the turn lane is closed")
@@ -61,7 +74,28 @@ class TurnLane:
                     loop.call_soon(self._run_on_loop)
             else:
                 self._to_thread([item])
-        return item[2]
+        return item.future
+
+    def _watch(self, item: _Message, deadline: float) -> None:
+        """One timer per loop for every message's deadline (a timeout and a shield per message were 66 of a
+        callback's 863 Python calls): messages wait in the order they came, so the first's is the next."""
+        item.deadline = deadline
+        waiting = self._deadlines.setdefault(item.loop, deque())
+        waiting.append(item)
+        if len(waiting) == 1:
+            item.loop.call_at(deadline, self._expire, item.loop, waiting)
+
+    def _expire(self, loop: asyncio.AbstractEventLoop, waiting: deque) -> None:
+        now = loop.time()
+        while waiting and (waiting[0].future.done() or waiting[0].deadline <= now):
+            item = waiting.popleft()
+            if not item.future.done():
+                item.expired = True
+                item.future.set_result(None)
+        if waiting:
+            loop.call_at(waiting[0].deadline, self._expire, loop, waiting)
+        elif self._deadlines.get(loop) is waiting:  # none left: the next message arms a new timer
+            del self._deadlines[loop]  # (and a closed loop is not kept)
 
     def close(self, timeout: float = 10.0) -> None:
         """Handle what is queued, then stop the thread."""
@@ -81,7 +115,7 @@ class TurnLane:
                 return
         started = time.perf_counter()
         try:
-            outcomes = self.dispatcher.dispatch_on_loop([(inbound, passive) for inbound, passive, _, _ in taken])
+            outcomes = self.dispatcher.dispatch_on_loop([(m.inbound, m.passive_bytes) for m in taken])
         except HandOff as why:
             log.debug("%d messages handed to the lane's thread: %s", len(taken), why)
             with self._ready:
@@ -92,7 +126,10 @@ class TurnLane:
         took = time.perf_counter() - started
         if took > SLOW_ON_LOOP_S:
             log.warning(
-                "%d messages on the event loop took %.0f ms (first %s)", len(taken), took * 1e3, taken[0][0].msg_key
+                "%d messages on the event loop took %.0f ms (first %s)",
+                len(taken),
+                took * 1e3,
+                taken[0].inbound.msg_key,
             )
         self._done(taken, outcomes)
 
@@ -114,7 +151,7 @@ class TurnLane:
                     return
                 taken = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
             try:
-                outcomes = self.dispatcher.dispatch_many([(inbound, passive) for inbound, passive, _, _ in taken])
+                outcomes = self.dispatcher.dispatch_many([(m.inbound, m.passive_bytes) for m in taken])
             except Exception as exc:  # dispatch_many hands out each failure; this is a last resort
                 log.exception("the turn lane could not handle %d messages", len(taken))
                 outcomes = [exc] * len(taken)
@@ -127,8 +164,8 @@ class TurnLane:
         self.heap.after(len(taken), self.dispatcher.directory.generation)
         here = _running_loop()
         by_loop: dict = {}
-        for (_, _, future, loop), outcome in zip(taken, outcomes, strict=True):
-            by_loop.setdefault(loop, []).append((future, outcome))
+        for item, outcome in zip(taken, outcomes, strict=True):
+            by_loop.setdefault(item.loop, []).append((item, outcome))
         for loop, settled in by_loop.items():
             if loop is here:
                 _settle(settled)
@@ -146,11 +183,22 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+class _Message:
+    __slots__ = ("inbound", "passive_bytes", "future", "loop", "late", "deadline", "expired")
+
+    def __init__(self, inbound, passive_bytes, future, loop, late):
+        self.inbound, self.passive_bytes, self.future, self.loop, self.late = inbound, passive_bytes, future, loop, late
+        self.deadline, self.expired = None, False
+
+
 def _settle(settled: list) -> None:
-    for future, outcome in settled:
-        if future.cancelled():
+    for item, outcome in settled:
+        if item.expired:  # its caller answered without it: the answer goes the late way
+            if item.late is not None:
+                item.late(outcome)
+        elif item.future.cancelled():
             continue
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
+        elif isinstance(outcome, BaseException):
+            item.future.set_exception(outcome)
         else:
-            future.set_result(outcome)
+            item.future.set_result(outcome)

@@ -77,12 +77,13 @@ def run_all(session: Session, work: list[tuple]) -> list[Rows]:
     found = [
         (_compiled(dialect, stmt, params[0] if params.__class__ is list else params), params) for stmt, params in work
     ]
-    if held.wire is None or not held.wire.ready() or any(c is None or c.wire is None for c, _ in found):
+    ready = held.wire.ready() if held.wire is not None else None
+    if ready is None or any(c is None or c.wire is None for c, _ in found):
         return [
             held.conn.execute(stmt, params) if c is None else c.execute(held, params)
             for (stmt, _), (c, params) in zip(work, found, strict=True)
         ]
-    return _Compiled.pipeline(held, found)
+    return _Compiled.pipeline(held, found, begin=ready is pgwire.BEGIN)
 
 
 def end_turn(session: Session) -> None:
@@ -203,8 +204,12 @@ class _Compiled:
         return values
 
     def execute(self, held: _Held, params) -> Rows:
-        if self.wire is not None and held.wire is not None and held.wire.ready():
-            return self._execute_wire(held, params)
+        if self.wire is not None and held.wire is not None:
+            ready = held.wire.ready()
+            if ready is pgwire.READY:
+                return self._execute_wire(held, params)
+            if ready is pgwire.BEGIN:  # BEGIN and the statement in one round trip
+                return self.pipeline(held, [(self, params)], begin=True)[0]
         many = params.__class__ is list
         args = [self.parameters(p) for p in params] if many else self.parameters(params)
         cursor = held.dbapi_cursor()
@@ -236,9 +241,9 @@ class _Compiled:
         return self._result(wire, result)
 
     @staticmethod
-    def pipeline(held: _Held, work: list[tuple[_Compiled, dict | list]]) -> list[Rows]:
-        """Each (compiled, params or list of params) in one libpq pipeline; a Rows for each, a list of
-        params counting its rows' changes as executemany does."""
+    def pipeline(held: _Held, work: list[tuple[_Compiled, dict | list]], begin: bool = False) -> list[Rows]:
+        """Each (compiled, params or list of params) in one libpq pipeline, after a BEGIN if `begin`; a Rows
+        for each, a list of params counting its rows' changes as executemany does."""
         wire, sent, args = held.wire, [], []
         for compiled, params in work:
             many = params.__class__ is list
@@ -250,7 +255,7 @@ class _Compiled:
             sent.extend((compiled.wire, wire.dump(compiled.wire, o)) for o in (ordered if many else [ordered]))
             args.append(ordered)
         try:
-            results = iter(wire.pipeline(sent))
+            results = iter(wire.pipeline(sent, begin))
         except work[0][0].dbapi_error as error:  # the connection itself failed
             raise exc.DBAPIError.instance(work[0][0].sql, args, error, work[0][0].dbapi_error) from error
         out = []

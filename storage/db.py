@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import ARRAY, BigInteger, bindparam, event, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
+
+from storage import core
 
 BUSY_TIMEOUT_MS = 30000
 ON_LOOP = "on_event_loop"  # a session's info key: its work runs on the event loop's thread (see HandOff)
@@ -71,7 +73,7 @@ class Database:
     def lock_person(self, session: Session, userid: str) -> None:
         """Serialise one person's messages. SQLite's BEGIN IMMEDIATE already serialises every writer."""
         if not self.is_sqlite:
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("person", userid)})
+            core.run(session, core.prepared(session, "lock.person", _person_lock), {"k": _lock_key("person", userid)})
 
     def lock_people(self, session: Session, userids) -> None:
         """Lock several people at once, in one order everywhere (their keys ascending), so two transactions
@@ -79,10 +81,7 @@ class Database:
         if self.is_sqlite:
             return
         keys = sorted({_lock_key("person", u) for u in userids})
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k) ORDER BY k"),
-            {"keys": keys},
-        )
+        core.run(session, core.prepared(session, "lock.people", _people_lock), {"keys": keys})
 
     def try_lock(self, session: Session, name: str) -> bool:
         """A transaction-scoped named lock that does not wait (PostgreSQL); SQLite holds the write lock already."""
@@ -98,6 +97,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _person_lock(_session):
+    return select(func.pg_advisory_xact_lock(bindparam("k", type_=BigInteger)))
+
+
+def _people_lock(_session):
+    """SELECT pg_advisory_xact_lock(k) FROM unnest(:keys) AS k ORDER BY k (a volatile call runs after the sort)."""
+    keys = func.unnest(bindparam("keys", type_=ARRAY(BigInteger))).table_valued("k").render_derived()
+    return select(func.pg_advisory_xact_lock(keys.c.k)).order_by(keys.c.k)
 
 
 def _lock_key(space: str, value: str) -> int:

@@ -19,7 +19,8 @@ _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 _UNCAST = re.compile(r"%\([^)]+\)s(?!::)")
 _NAMES = itertools.count()
 _KEY = "core.pgwire"  # connection record info: the Wire of that DBAPI connection, dropped with it
-_INTRANS = pq.TransactionStatus.INTRANS
+_INTRANS, _IDLE = pq.TransactionStatus.INTRANS, pq.TransactionStatus.IDLE
+READY, BEGIN = "ready", "begin"
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
 _SYNC = pq.ExecStatus.PIPELINE_SYNC
 _SQLSTATE, _UNKNOWN_STATEMENT = pq.DiagnosticField.SQLSTATE, b"26000"
@@ -64,15 +65,22 @@ def wire(dbapi_conn, record_info: dict) -> Wire | None:
 class Wire:
     """A psycopg connection's libpq handle, a dumper/loader context of its adapters, what is prepared on it."""
 
-    __slots__ = ("pgconn", "tx", "prepared", "encoding")
+    __slots__ = ("pgconn", "tx", "prepared", "encoding", "dbapi")
 
     def __init__(self, dbapi_conn):
         self.pgconn, self.tx, self.prepared = dbapi_conn.pgconn, Transformer(dbapi_conn), set()
-        self.encoding = dbapi_conn.info.encoding
+        self.encoding, self.dbapi = dbapi_conn.info.encoding, dbapi_conn
 
-    def ready(self) -> bool:
-        """Inside a transaction psycopg began (it sends BEGIN before the first statement of one)."""
-        return self.pgconn.transaction_status == _INTRANS
+    def ready(self) -> str | None:
+        """READY inside a transaction; BEGIN where psycopg would begin one with a plain BEGIN before the
+        next statement (it does so for the first statement of each), which the pipeline then sends itself;
+        None otherwise (autocommit, an isolation level of its own, a failed transaction)."""
+        status = self.pgconn.transaction_status
+        if status == _INTRANS:
+            return READY
+        conn = self.dbapi
+        plain = conn.isolation_level is None and conn.read_only is None and conn.deferrable is None
+        return BEGIN if status == _IDLE and not conn.autocommit and plain else None
 
     def dump(self, stmt: Statement, values: list) -> list:
         return self.tx.dump_sequence(values, stmt.formats)
@@ -82,7 +90,7 @@ class Wire:
         self._prepare(stmt)
         return self.checked(self.pgconn.exec_prepared(stmt.name, params, None, 0))  # waits without the GIL
 
-    def pipeline(self, work: list[tuple[Statement, list]]) -> list:
+    def pipeline(self, work: list[tuple[Statement, list]], begin: bool = False) -> list:
         """Statements with their dumped parameters sent at once and their results read at once (libpq's
         pipeline mode: one round trip), unchecked (`checked` raises a failed one's error). After a
         failed statement the server skips the rest, and the transaction is failed as after any error."""
@@ -91,12 +99,16 @@ class Wire:
         pg = self.pgconn
         pg.enter_pipeline_mode()
         try:
+            if begin:
+                pg.send_query_params(b"BEGIN", None)
             for stmt, params in work:
                 pg.send_query_prepared(stmt.name, params, None, 0)
             pg.pipeline_sync()
             results = self._collect()
         finally:
             pg.exit_pipeline_mode()
+        if begin:
+            self.checked(results.pop(0))
         return results
 
     def rows(self, result, make) -> list:

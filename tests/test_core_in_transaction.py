@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Integer, bindparam, event, exc, insert, literal, select, text
+from sqlmodel import Session
 
 from storage import core
 from storage.db import Database
@@ -181,4 +182,14 @@ def test_prepared_statements_survive_a_rollback_and_are_prepared_anew_once_deall
         core.run(session, core.prepared(session, "test.tx.state", _state), {"u": "x"})
     with db.write() as session:
         assert core.run(_begun(session), core.prepared(session, "test.tx.state", _state), {"u": "x"}).first() is None
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_transaction_of_its_own_isolation_level_begins_with_that_level(pg_url):
+    db = Database(pg_url)
+    with db.engine.connect().execution_options(isolation_level="SERIALIZABLE") as conn, Session(conn) as session:
+        assert core.run(session, core.prepared(session, "test.tx.state", _state), {"u": "x"}).first() is None
+        level = session.execute(text("SHOW transaction_isolation")).scalar()
+    assert level == "serializable"
     db.dispose()

@@ -230,3 +230,28 @@ def test_write_nowait_refuses_while_another_thread_holds_the_write_lock(services
 def test_write_nowait_is_for_sqlite_only(pg_services):
     with pytest.raises(Busy), pg_services.db.write_nowait():
         pass
+
+
+def test_messages_not_answered_in_time_get_none_and_their_answers_go_the_late_way(services):
+    lane, late = TurnLane(services.dispatcher, on_loop=True), []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        with held(services.db):
+            began = loop.time()
+            first = lane.submit(Inbound("app", "wangfang", "填报", "k1"), 2048, within=0.3, late=late.append)
+            await asyncio.sleep(0.2)
+            second = lane.submit(Inbound("app", "zhaolei", "填报", "k2"), 2048, within=0.3, late=late.append)
+            answers = await asyncio.wait_for(asyncio.gather(first, second), 5)
+            waited = loop.time() - began
+        for _ in range(100):  # the work goes on once the lock is free
+            if len(late) == 2:
+                break
+            await asyncio.sleep(0.05)
+        return answers, waited
+
+    answers, waited = asyncio.run(main())
+    lane.close()
+    assert answers == [None, None] and waited < 2  # the lock was held until after both had their None
+    assert lane._deadlines == {}  # nothing kept of a loop that has closed
+    assert ["【1/14】" in replies[0].text for replies in late] == [True, True]

@@ -139,24 +139,22 @@ async def dispatch_in_time(
 ) -> list[Reply] | None:
     """Answer within WeCom's 5 s: if the work takes longer, return None now (the channel answers without
     waiting), let the work finish, and hand its replies to `late` (the outbox, or a stream refresh)."""
-    work = services.lane.submit(inbound, passive_bytes)  # a future, not a task: nothing to schedule
-    try:
-        async with asyncio.timeout(ANSWER_WITHIN_S):  # shielded: the turn goes on when the wait ends
-            return await asyncio.shield(work)
-    except TimeoutError:
+    loop = asyncio.get_running_loop()
+
+    def finish(outcome: list[Reply] | Exception) -> None:  # on the loop; the outbox is written off it
+        loop.run_in_executor(None, _finish_late, services, inbound, outcome, late)
+
+    replies = await services.lane.submit(inbound, passive_bytes, within=ANSWER_WITHIN_S, late=finish)
+    if replies is None:
         log.warning("message %s took over %.0f s; answered without waiting", inbound.msg_key, ANSWER_WITHIN_S)
-        loop = asyncio.get_running_loop()
-        work.add_done_callback(lambda done: loop.run_in_executor(None, _finish_late, services, inbound, done, late))
-        return None
+    return replies
 
 
-def _finish_late(services: Services, inbound: Inbound, done: asyncio.Future, late) -> None:
-    if done.cancelled() or done.exception() is not None:
-        log.error(
-            "late message %s failed: %r", inbound.msg_key, done.exception() if not done.cancelled() else "cancelled"
-        )
+def _finish_late(services: Services, inbound: Inbound, outcome: list[Reply] | Exception, late) -> None:
+    if isinstance(outcome, BaseException):
+        log.error("late message %s failed: %r", inbound.msg_key, outcome)
         return
-    late(services, inbound, done.result())
+    late(services, inbound, outcome)
     services.sender.wakeup.set()
 
 
