@@ -33,6 +33,7 @@ class Services:
 def build_services(settings: Settings, *, clock: Clock | None = None, transport: Transport | None = None) -> Services:
     clock = clock or Clock()
     db = Database(settings.database_url)
+    db.checkpoint_in_background()  # a commit on the event loop must not wait for the WAL's fsync
     transport = transport or make_transport(settings, db)
     keyring = make_keyring(settings)
     sender = Sender(db, transport, clock, workers=settings.send_workers)

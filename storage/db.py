@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from storage import core
+from storage.checkpoint import Checkpointer
 
 BUSY_TIMEOUT_MS = 30000
 ON_LOOP = "on_event_loop"  # a session's info key: its work runs on the event loop's thread (see HandOff)
@@ -34,7 +35,11 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False):
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine = _sqlite_engine(self.url, echo) if self.is_sqlite else _server_engine(self.url, echo)
+        self._pragmas = {"wal_autocheckpoint": 1000}  # SQLite's default; 0 with checkpoints in the background
+        self.checkpointer: Checkpointer | None = None
+        self.engine = (
+            _sqlite_engine(self.url, echo, self._pragmas) if self.is_sqlite else _server_engine(self.url, echo)
+        )
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         self._nowait = self.engine.execution_options(sqlite_begin="IMMEDIATE", sqlite_nowait=True)
         # SQLite's busy handler retries with growing sleeps, so under load some writers wait seconds while
@@ -95,7 +100,18 @@ class Database:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1
 
+    def checkpoint_in_background(self) -> None:
+        """A serving process's SQLite file: no commit checkpoints the WAL; a thread does (storage/checkpoint.py)."""
+        if not self.is_sqlite or not self.url.database or self.url.database == ":memory:" or self.checkpointer:
+            return
+        self._pragmas["wal_autocheckpoint"] = 0
+        self.engine.dispose()  # connections opened before get the setting too
+        self.checkpointer = Checkpointer(self.url.database)
+        self.checkpointer.start()
+
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
@@ -120,7 +136,7 @@ def _server_engine(url, echo: bool) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args)
 
 
-def _sqlite_engine(url, echo: bool) -> Engine:
+def _sqlite_engine(url, echo: bool, pragmas: dict) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
@@ -132,6 +148,7 @@ def _sqlite_engine(url, echo: bool) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA wal_autocheckpoint={pragmas['wal_autocheckpoint']}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()

@@ -255,3 +255,31 @@ def test_messages_not_answered_in_time_get_none_and_their_answers_go_the_late_wa
     assert answers == [None, None] and waited < 2  # the lock was held until after both had their None
     assert lane._deadlines == {}  # nothing kept of a loop that has closed
     assert ["【1/14】" in replies[0].text for replies in late] == [True, True]
+
+
+def test_a_serving_process_checkpoints_the_wal_on_a_thread_and_no_commit_does(services):
+    with services.db.write() as session:
+        assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
+    for i in range(50):
+        services.dispatcher.dispatch(Inbound("app", "wangfang", "帮助", f"c{i}"))
+    checkpointer = services.db.checkpointer
+    for _ in range(100):
+        if checkpointer.frames:
+            break
+        time.sleep(0.05)
+    assert checkpointer.is_alive() and checkpointer.frames > 0
+    services.db.dispose()
+    assert not checkpointer.is_alive()
+
+
+def test_a_database_of_the_command_line_keeps_sqlites_own_checkpoints(sqlite_url):
+    from storage.db import Database
+
+    db = Database(sqlite_url)
+    with db.write() as session:
+        assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+    assert db.checkpointer is None
+    db.checkpoint_in_background()  # turned on later: the connections already open are changed too
+    with db.write() as session:
+        assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
+    db.dispose()
