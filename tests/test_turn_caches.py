@@ -189,3 +189,13 @@ def test_a_form_step_checks_the_lock_and_reads_its_entries_in_one_go(any_service
     assert ("开始填写统计表" if opening else "已记录：党委会 6 次") in clerk.say("填报" if opening else "6")
     [group] = [g for g in together if any("FROM submission" in s for s in g)]
     assert len(group) == 2 and "FROM activity_entry" in group[1]
+
+
+def test_on_postgresql_a_step_reads_the_whole_table_and_on_sqlite_only_its_keys(any_services):
+    clerk = Chat(any_services, "wangfang")
+    clerk.say("填报")
+    reads = _Reads(any_services.db.engine)
+    assert "已记录：党委会 6 次" in clerk.say("6")
+    [(sql, _params)] = reads.seen
+    keyed = any_services.db.engine.dialect.name == "sqlite"
+    assert (" IN " in sql) == keyed
