@@ -35,7 +35,8 @@ class Dispatcher:
         the same transaction, and so does what does not fit in `passive_bytes` (a channel's passive
         reply limit). A message key seen before returns the stored answer and does nothing."""
         with self.db.write() as session:
-            mine = self._turn(session, inbound, passive_bytes)
+            mine, writes = self._turn(session, inbound, passive_bytes)
+            core.run_all(session, writes)
             queued = session.info.get(outbox.ENQUEUED, False)
         if queued and self.wakeup is not None:  # only now: the rows are committed
             self.wakeup.set()
@@ -80,10 +81,12 @@ class Dispatcher:
     def _together(self, session, work: list[tuple[Inbound, int | None]]) -> tuple[list[list[Reply]], bool]:
         """The turns one after another in one transaction, each as if in a fresh session; and whether any
         queued outbox rows (the sender is woken after the commit)."""
-        answers = []
-        for inbound, passive_bytes in work:
-            answers.append(self._turn(session, inbound, passive_bytes, locked=True))
+        answers, writes = [], []
+        for inbound, passive_bytes in work:  # each turn's closing writes go with the next turn's first reads
+            mine, writes = self._turn(session, inbound, passive_bytes, locked=True, before=writes)
+            answers.append(mine)
             core.end_turn(session)
+        core.run_all(session, writes)
         return answers, session.info.get(outbox.ENQUEUED, False)
 
     def _alone(self, inbound: Inbound, passive_bytes: int | None) -> list[Reply] | Exception:
@@ -92,31 +95,34 @@ class Dispatcher:
         except Exception as exc:  # the caller's to raise: a batch hands every message its own outcome
             return exc
 
-    def _turn(self, session, inbound: Inbound, passive_bytes: int | None, locked: bool = False) -> list[Reply]:
+    def _turn(
+        self, session, inbound: Inbound, passive_bytes: int | None, locked: bool = False, before: list = ()
+    ) -> tuple[list[Reply], list[tuple]]:
+        """The sender's replies, and the turn's closing writes (its state, its stored answer), which the
+        caller runs before anything else reads them: at once, or with the next turn's first statements.
+        `before`: the previous turn's, run first, in the same round trip as this turn's first reads."""
         inbound = dataclasses.replace(inbound, text=_UNSTORABLE.sub("", inbound.text))
         if not locked:
             self.db.lock_person(session, inbound.userid)  # before anything of the person is read
         # the key, the stamp and the person's state in one go (one round trip on PostgreSQL); the reads
-        # come after the claim, as they would one by one
-        claimed, stamp, state = core.run_all(
-            session,
-            [
-                dialogs.claiming(session, inbound.msg_key, inbound.userid, self.clock.now()),
-                self.directory.reading_stamp(session),
-                dialogs.reading_state(session, inbound.userid),
-            ],
-        )
+        # come after the claim (and after the writes before them), as they would one by one
+        first = [
+            *before,
+            dialogs.claiming(session, inbound.msg_key, inbound.userid, self.clock.now()),
+            self.directory.reading_stamp(session),
+            dialogs.reading_state(session, inbound.userid),
+        ]
+        claimed, stamp, state = core.run_all(session, first)[len(before) :]
         if not dialogs.claimed(claimed):
             answered = dialogs.answered(session=session, key=inbound.msg_key)
-            return [Reply.from_dict(r, self.keyring) for r in answered]
+            return [Reply.from_dict(r, self.keyring) for r in answered], []
         replies, writes = self._handle(session, inbound, stamp, state)
         mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
         later = [Reply(text, to=[inbound.userid]) for text in overflow]
         queued = later + [r for r in replies if r.to is not None or r.chat_id is not None]
         self._enqueue(session, inbound, queued)
         writes.append(dialogs.answering(session, inbound.msg_key, [r.stored(self.keyring) for r in mine]))
-        core.run_all(session, writes)  # the state and the stored answer together
-        return mine
+        return mine, writes
 
     def _handle(self, session, inbound: Inbound, stamp, state_rows) -> tuple[list[Reply], list[tuple]]:
         """The replies, and the writes of the turn's end still to run (the state's, when it has one)."""

@@ -16,9 +16,9 @@ FLOW_OF = {"activity": "activities", "score": "scores"}
 
 def start(turn: Turn, kind: str) -> None:
     """Begin (or pick up) a table: at the first question still empty, or the first when all are filled."""
-    if _locked(turn):
-        return
     qs = tables.questions(turn.campaign, kind, turn.unit.org_type)
+    if _locked(turn, tables.lock_and_read(turn, qs)):
+        return
     have = tables.current(turn, kind)
     empty = [i for i, q in enumerate(qs) if _value(have.get(q.key)) is None]
     turn.say("form_intro.txt", kind=kind, total=len(qs), empty=len(empty), unit=turn.unit)
@@ -27,9 +27,9 @@ def start(turn: Turn, kind: str) -> None:
 
 def step(turn: Turn, kind: str) -> None:
     """One answer inside the form (the table's questions looked up once, then handed along)."""
-    if _locked(turn):
-        return turn.leave()
     qs = tables.questions(turn.campaign, kind, turn.unit.org_type)
+    if _locked(turn, tables.lock_and_read(turn, qs, min(turn.state.data.get("i", 0), len(qs) - 1))):
+        return turn.leave()
     data, word = turn.state.data, normalise_command(turn.text)
     pending = data.pop("pending", None)  # a question about one answer holds for the next message only
     if pending and word in YES:
@@ -64,7 +64,6 @@ def _answer(turn: Turn, kind: str, qs: tuple[tables.Question, ...]) -> None:
 
 def _save(turn: Turn, kind: str, qs: tuple[tables.Question, ...], value, note) -> None:
     q, data = _question(turn, qs), turn.state.data
-    tables.current(turn, kind)  # read once: set_entry writes against it and the next question shows it
     try:
         entries.set_entry(
             session=turn.session,
@@ -102,7 +101,7 @@ def _advance(turn: Turn, kind: str, qs: tuple[tables.Question, ...], note: str) 
 
 def _ask(turn: Turn, kind: str, qs: tuple[tables.Question, ...], i: int, note: str | None = None) -> None:
     q = qs[i]
-    entry = tables.current(turn, kind).get(q.key)
+    entry = tables.entry(turn, kind, q.key)
     turn.enter(FLOW_OF[kind], i=i, misses=0, seen=entry.version if entry else None)
     turn.say("form_question.txt", q=q, entry=entry, value=_value(entry), index=i + 1, total=len(qs), note=note)
 
@@ -111,7 +110,7 @@ def _miss(turn: Turn, qs: tuple[tables.Question, ...], reason: str) -> None:
     data = turn.state.data
     data["misses"] = data.get("misses", 0) + 1
     q = _question(turn, qs)
-    entry = tables.current(turn, q.kind).get(q.key)
+    entry = tables.entry(turn, q.kind, q.key)
     turn.say("form_retry.txt", reason=reason, q=q, value=_value(entry), hint=data["misses"] >= MISSES_BEFORE_HINT)
 
 
@@ -129,8 +128,7 @@ def _value(entry):
     return None if entry is None else entry.value
 
 
-def _locked(turn: Turn) -> bool:
-    reason = tables.lock_reason(turn)
+def _locked(turn: Turn, reason: str | None) -> bool:
     if reason:
         turn.say("locked.txt", reason=reason)
     return bool(reason)

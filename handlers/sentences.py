@@ -56,6 +56,8 @@ def _checked(turn: Turn, result) -> tuple[list[dict], list[str]]:
     """Each found item checked by the same rules as the forms; the good ones become pending changes."""
     changes, problems = [], []
     pending = {f.key: f.value for f in result.found if f.key in {a.key for a in turn.campaign.activities}}
+    if pending:
+        tables.current(turn, "activity")  # one read of the table serves every item's check and read-back
     for found in result.found:
         kind = "score" if found.key in {c.key for c in turn.campaign.categories} else "activity"
         why = tables.not_applicable(turn, found.key) if kind == "activity" else None

@@ -10,6 +10,7 @@ from storage import entries, roster
 from storage.campaign import Campaign
 from storage.render import fmt_number as _n
 
+_UNREAD = object()
 MAX_COUNT = 366  # more activities of one kind than days in a year is a typing slip
 
 
@@ -79,6 +80,30 @@ def current(turn: Turn, kind: str) -> dict:
     return entries.unit_entries(session=turn.session, kind=kind, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
 
 
+def entry(turn: Turn, kind: str, key: str):
+    """One of the unit's entries (or None), from what this turn read, else read now."""
+    unit = turn.unit.code
+    return entries.unit_entry(session=turn.session, kind=kind, campaign_id=turn.campaign.id, unit_code=unit, key=key)
+
+
+def lock_and_read(turn: Turn, qs: tuple[Question, ...], i: int | None = None) -> str | None:
+    """lock_reason, with what a step at question i looks at read in the same go (one round trip on
+    PostgreSQL): the questions before, at and after it and what its 其中 rule compares; the whole table
+    at the last question (the end names what is missing) or when i is None (a form's opening)."""
+    keys = None
+    if i is not None and i + 1 < len(qs):
+        q = qs[i]
+        keys = [qs[max(i - 1, 0)].key, q.key, qs[i + 1].key, *(k for k, _ in q.children)]
+        if q.parent:
+            keys.append(q.parent)
+    campaign, unit = turn.campaign.id, turn.unit.code
+    locking = entries.reading_submission(turn.session, campaign, unit)
+    [sub] = entries.read(
+        session=turn.session, kind=qs[0].kind, campaign_id=campaign, unit_code=unit, keys=keys, also=[locking]
+    )
+    return lock_reason(turn, sub.first())
+
+
 def check(turn: Turn, q: Question, value, pending: dict | None = None) -> None:
     """Raise InputError when `value` cannot be saved for `q`; `pending` holds other values about to be
     saved with it (a sentence naming both 领导上党课 and 其中主要领导上党课)."""
@@ -108,8 +133,8 @@ def _check_of_which(turn: Turn, q: Question, value, pending: dict) -> None:
 def _count(turn: Turn, key: str, pending: dict):
     if key in pending:
         return pending[key]
-    entry = current(turn, "activity").get(key)
-    return None if entry is None else entry.count
+    found = entry(turn, "activity", key)
+    return None if found is None else found.count
 
 
 def implausible(campaign: Campaign, q: Question, value) -> bool:
@@ -127,9 +152,11 @@ def not_applicable(turn: Turn, key: str) -> str | None:
     return f"{activity.name}只适用于{'、'.join(activity.targets)}单位，本单位是{turn.unit.org_type}"
 
 
-def lock_reason(turn: Turn) -> str | None:
-    """Why this unit's entries cannot be changed now, with who can reopen them; None when they can."""
-    sub = entries.submission_state(session=turn.session, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
+def lock_reason(turn: Turn, sub=_UNREAD) -> str | None:
+    """Why this unit's entries cannot be changed now, with who can reopen them; None when they can.
+    `sub`: the unit's submission state (entries.submission_state), when it was read already."""
+    if sub is _UNREAD:
+        sub = entries.submission_state(session=turn.session, campaign_id=turn.campaign.id, unit_code=turn.unit.code)
     if sub and sub.submitted:
         return f"本单位已于 {turn.campaign.local(sub.submitted_at):%m月%d日 %H:%M} 提交自查，填报已锁定。如需修改，请联系{_admins(turn)}重新开放。"
     if turn.now >= _self_check_end(turn.campaign) and not (sub and sub.reopened_at):

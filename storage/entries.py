@@ -11,8 +11,15 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from storage import audit
-from storage.core import TURN_CACHES, insert_ignoring, prepared, run
-from storage.models import ActivityEntry, ScoreEntry, Submission, utcnow
+from storage.core import TURN_CACHES, insert_ignoring, prepared, run, run_all
+from storage.models import ActivityEntry, ScoreEntry, utcnow
+from storage.submissions import (  # noqa: F401  (callers know them as entries.*)
+    reading_submission,
+    set_submitted,
+    submission,
+    submission_state,
+    submissions,
+)
 
 _MODELS = {"activity": (ActivityEntry, "count"), "score": (ScoreEntry, "points")}
 _CACHE = "unit_entries"  # session.info: a unit's entries read in this turn, kept current by set_entry
@@ -63,16 +70,79 @@ def _select(kind: str, *keys: str):
     return select(*cols).where(*(table.c[k] == bindparam(k) for k in keys))
 
 
+class _Read:
+    """What this transaction read of one unit's entries of a kind: the whole table, or the rows of the
+    keys asked for (a key asked for and absent is known to be empty). Kept current by set_entry."""
+
+    __slots__ = ("rows", "whole", "asked")
+
+    def __init__(self, rows: dict, whole: bool):
+        self.rows, self.whole, self.asked = rows, whole, set()
+
+    def knows(self, key: str) -> bool:
+        return self.whole or key in self.asked
+
+
+MAX_KEYS = 8  # more keys than this at once: the whole table is read instead
+
+
+def _read(session: Session, kind: str, campaign_id: str, unit_code: str) -> _Read | None:
+    return session.info.get(_CACHE, {}).get((kind, campaign_id, unit_code))
+
+
 def unit_entries(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict:
     """One unit's entries by key, read once per session (one transaction: a turn) and updated by its
     own set_entry. Read-only for the caller."""
-    cache = session.info.setdefault(_CACHE, {})
-    found = cache.get((kind, campaign_id, unit_code))
-    if found is None:
-        found = cache[(kind, campaign_id, unit_code)] = entries(
-            session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code
-        )
-    return found
+    read(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code)
+    return _read(session, kind, campaign_id, unit_code).rows
+
+
+def read_keys(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys) -> None:
+    """Read the entries of these keys (those not read yet in this session) in one statement: a form's
+    answer needs three or four of a unit's entries, and a row costs as much to read as the statement."""
+    read(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code, keys=keys)
+
+
+def read(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys=None, also=()) -> list:
+    """Read into what this session knows of the unit: the whole table (keys None) or the keys not known
+    yet; with `also`, (statement, params) pairs run in the same go (core.run_all: on PostgreSQL one
+    round trip). Returns the results of `also`, in order."""
+    known = _read(session, kind, campaign_id, unit_code)
+    if known is None:
+        known = session.info.setdefault(_CACHE, {})[(kind, campaign_id, unit_code)] = _Read({}, False)
+    missing = None if keys is None or known.whole else sorted({key for key in keys if not known.knows(key)})
+    whole = not known.whole and (missing is None or len(missing) > MAX_KEYS)
+    if not whole and not missing:
+        return run_all(session, list(also)) if also else []
+    params = {"campaign_id": campaign_id, "unit_code": unit_code}
+    if whole:
+        stmt = prepared(session, f"{kind}.unit", lambda _: _select(kind, "campaign_id", "unit_code"))
+    else:
+        params.update((f"k{i}", key) for i, key in enumerate(missing))
+        stmt = prepared(session, f"{kind}.keys{len(missing)}", lambda _: _select_keys(kind, len(missing)))
+    *done, rows = run_all(session, [*also, (stmt, params)])
+    make, new = _ROWS[kind], tuple.__new__
+    made = {r[1]: new(make, r) for r in rows}
+    if whole:
+        known.rows, known.whole = made, True
+    else:
+        known.rows.update(made)
+        known.asked.update(missing)
+    return done
+
+
+def _select_keys(kind: str, n: int):
+    table, _ = _columns(kind)
+    return _select(kind, "campaign_id", "unit_code").where(table.c.key.in_([bindparam(f"k{i}") for i in range(n)]))
+
+
+def unit_entry(*, session: Session, kind: str, campaign_id: str, unit_code: str, key: str):
+    """One entry of a unit, or None: from what this session read, else read now (with read_keys)."""
+    read = _read(session, kind, campaign_id, unit_code)
+    if read is None or not read.knows(key):
+        read_keys(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code, keys=(key,))
+        read = _read(session, kind, campaign_id, unit_code)
+    return read.rows.get(key)
 
 
 def versions(*, session: Session, kind: str, campaign_id: str, unit_code: str) -> dict[str, int]:
@@ -108,22 +178,33 @@ def set_entry(
     The write itself is conditional on the version just read (UPDATE … WHERE version = read, or INSERT …
     ON CONFLICT DO NOTHING), so two writers that read the same version cannot both win on any database."""
     now = now or utcnow()
-    cached = session.info.get(_CACHE, {}).get((kind, campaign_id, unit_code))
+    read = _read(session, kind, campaign_id, unit_code)
     # What this transaction read already serves as the version to write against: if another writer
     # moved it meanwhile, the conditional write matches nothing and the row is read again.
-    current = cached.get(key) if cached is not None else _one(session, kind, campaign_id, unit_code, key)
+    if read is not None and read.knows(key):
+        current = read.rows.get(key)
+    else:
+        current = _one(session, kind, campaign_id, unit_code, key)
     for _ in range(3):
         if check and (current.version if current else None) != seen_version:
             raise StaleEntry(current)
         written = _write(session, kind, campaign_id, unit_code, key, value, note, actor, current, now)
         if written is not None:
-            if cached is not None:
-                cached[key] = written
+            _remember(read, key, written)
             return written
         current = _one(session, kind, campaign_id, unit_code, key)
-        if cached is not None:
-            cached[key] = current
+        _remember(read, key, current)
     raise RuntimeError(f"entry {unit_code}/{key} keeps changing under the write")
+
+
+def _remember(read: _Read | None, key: str, row) -> None:
+    if read is None:
+        return
+    read.asked.add(key)
+    if row is None:
+        read.rows.pop(key, None)
+    else:
+        read.rows[key] = row
 
 
 def _insert(session: Session, kind: str):
@@ -182,60 +263,6 @@ def _write(session, kind, campaign_id, unit_code, key, value, note, actor, curre
     )
     version = current.version + 1 if current else 1
     return _ROWS[kind](row_id, key, value, new_note, version, actor)
-
-
-def submission(*, session: Session, campaign_id: str, unit_code: str) -> Submission | None:
-    return session.exec(
-        select(Submission).where(Submission.campaign_id == campaign_id, Submission.unit_code == unit_code)
-    ).first()
-
-
-def submission_state(*, session: Session, campaign_id: str, unit_code: str):
-    """(submitted, submitted_at, reopened_at) of a unit, or None: the read the lock check needs."""
-    t = Submission.__table__
-
-    def build(_):
-        cols = (t.c.submitted, t.c.submitted_at, t.c.reopened_at)
-        return select(*cols).where(t.c.campaign_id == bindparam("c"), t.c.unit_code == bindparam("u"))
-
-    return run(session, prepared(session, "submission.state", build), {"c": campaign_id, "u": unit_code}).first()
-
-
-def submissions(*, session: Session, campaign_id: str, unit_code: str | None = None) -> dict[str, Submission]:
-    query = select(Submission).where(Submission.campaign_id == campaign_id)
-    if unit_code is not None:
-        query = query.where(Submission.unit_code == unit_code)
-    return {s.unit_code: s for s in session.exec(query)}
-
-
-def set_submitted(
-    *, session: Session, campaign_id: str, unit_code: str, actor: str, submitted: bool, now: datetime | None = None
-) -> Submission:
-    """Submit (or, for an administrator, reopen) a unit's self-check; every change is audited."""
-    now = now or utcnow()
-    row = submission(session=session, campaign_id=campaign_id, unit_code=unit_code) or Submission(
-        campaign_id=campaign_id, unit_code=unit_code
-    )
-    audit.record(
-        session=session,
-        actor=actor,
-        entity="submission",
-        key=unit_code,
-        field="submitted",
-        old=row.submitted,
-        new=submitted,
-        campaign_id=campaign_id,
-        unit_code=unit_code,
-        at=now,
-    )
-    row.submitted = submitted
-    if submitted:
-        row.submitted_at, row.submitted_by = now, actor
-    else:
-        row.reopened_at, row.reopened_by = now, actor
-    session.add(row)
-    session.flush()
-    return row
 
 
 def values(*, session: Session, kind: str, campaign_id: str, unit_codes: list[str] | None = None) -> dict:

@@ -130,15 +130,15 @@ class Wire:
     def _collect(self) -> list:
         """Every statement's result up to the pipeline's sync, waiting for the socket without the GIL."""
         pg, results = self.pgconn, []
+        socket = pg.socket
         while pg.flush():
-            select.select([], [pg.socket], [])
+            select.select([], [socket], [])
         while True:
-            pg.consume_input()
-            while pg.is_busy():
-                select.select([pg.socket], [], [])
+            while pg.is_busy():  # nothing complete in what was read: wait for more, then read it
+                select.select([socket], [], [])
                 pg.consume_input()
             result = pg.get_result()
-            if result is None:
+            if result is None:  # the end of one statement's results
                 continue
             if result.status == _SYNC:
                 return results
