@@ -52,9 +52,12 @@ class Clerk:
     questions: int  # table 1 items for the unit's organisation type
     step: int = 0  # 0: 填报, then one answer per question
     round: int = 1  # answers of round r are r + 1: never lower than before, so 其中… never exceeds its parent
+    # and never over 5: past the campaign's confirm_over_target (5) times an item's target of 1 the bot asks
+    # "确认无误吗？" instead of saving (the generator runs ahead of wrk, so by a third run rounds reached 6)
+    top: int = 5
 
     def next_text(self) -> tuple[str, str]:
-        text, expected = ("填报", OPENING) if self.step == 0 else (str(self.round + 1), SAVED)
+        text, expected = ("填报", OPENING) if self.step == 0 else (str(min(self.round + 1, self.top)), SAVED)
         self.step += 1
         if self.step > self.questions:
             self.step, self.round = 0, self.round + 1
