@@ -180,3 +180,14 @@ def failing_for(monkeypatch):
         monkeypatch.setattr(router, "_BEFORE", [*router._BEFORE, hook])
 
     return install
+
+
+@pytest.fixture
+def two(any_db_url, clock, transport):
+    """Two processes' worth of services (each its own Database, Dispatcher and in-memory roster) on one
+    database: the first loads campaigns and rosters, the second chats."""
+    first = _services(any_db_url, clock, transport)
+    second = build_services(first.settings, clock=clock, transport=transport)
+    yield first, second
+    second.close()
+    first.close()

@@ -1,22 +1,9 @@
-import pytest
 from sqlalchemy import event, text
 
 from bot.demo import SAMPLE_ROSTER
 from bot.operations import import_roster_files, load_campaign_file
-from bot.services import build_services
 from storage.campaign import DEFAULT_CAMPAIGN
-from tests.conftest import _services
 from tests.transcript import Chat
-
-
-@pytest.fixture
-def two(any_db_url, clock, transport):
-    """Two processes' worth of services (each its own Database, Dispatcher and in-memory roster) on one database."""
-    first = _services(any_db_url, clock, transport)
-    second = build_services(first.settings, clock=clock, transport=transport)
-    yield first, second
-    second.close()
-    first.close()
 
 
 def test_a_person_imported_by_another_process_is_known_at_the_next_turn(two, tmp_path):

@@ -7,27 +7,15 @@ from jinja2 import UndefinedError
 from sqlalchemy import event
 
 from bot.operations import load_campaign_file
-from bot.services import build_services
 from handlers.errors import InputError
 from handlers.parsing import parse_answer
 from storage import entries
 from storage.campaign import DEFAULT_CAMPAIGN
 from storage.render import TEMPLATES, _compiled, environment, render
-from tests.conftest import _services
 from tests.transcript import Chat
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CAMPAIGN = "luoyang-2013"
-
-
-@pytest.fixture
-def two(any_db_url, clock, transport):
-    """Two processes' worth of services on one database: the first loads campaigns, the second chats."""
-    first = _services(any_db_url, clock, transport)
-    second = build_services(first.settings, clock=clock, transport=transport)
-    yield first, second
-    second.close()
-    first.close()
 
 
 def _reload(first, tmp_path, old: str, new: str) -> None:
