@@ -221,7 +221,7 @@ def test_write_nowait_refuses_at_once_when_another_connection_holds_the_lock(ser
 def test_write_nowait_refuses_while_another_thread_holds_the_write_lock(services):
     began = time.monotonic()
     with held(services.db), pytest.raises(Busy), services.db.write_nowait():
-        pass
+        pytest.fail("write_nowait gave a session while the lock was held")
     assert time.monotonic() - began < 2
     with services.db.write_nowait() as session:  # and takes it once it is free
         assert session.execute(text("SELECT 1")).scalar() == 1
@@ -229,7 +229,7 @@ def test_write_nowait_refuses_while_another_thread_holds_the_write_lock(services
 
 def test_write_nowait_is_for_sqlite_only(pg_services):
     with pytest.raises(Busy), pg_services.db.write_nowait():
-        pass
+        pytest.fail("write_nowait gave a session on PostgreSQL")
 
 
 def test_messages_not_answered_in_time_get_none_and_their_answers_go_the_late_way(services):
