@@ -48,3 +48,22 @@ def test_the_simulator_links_to_the_group_chat(browser, demo_services):  # noqa:
         tab.click("text=群聊模拟（民主推荐）")
         expect(tab.locator("h1")).to_contain_text("群聊模拟")
         tab.close()
+
+
+@pytest.mark.browser
+def test_two_polls_at_once_show_each_group_post_once(group_page):
+    page = group_page
+    speak(page, "胡林", "@考核助手 帮助")  # the officer speaking in it ties the group to this chat
+    expect(page.locator(".bubble").last).to_contain_text("发起推荐")
+    # Opened from his own chat with the bot, the vote's ballot is posted to the group's chat.
+    answer = page.request.post(
+        page.url.replace("/group", "/api/sim/send"), data={"userid": "hulin", "text": "发起推荐 先进基层党组织 限选2"}
+    )
+    assert answer.ok, answer.text()
+    posts = page.locator(".line .who", has_text="考核助手（群消息）")
+    expect(posts.first).to_be_visible()
+    page.wait_for_timeout(2500)  # the interval's poll has run too
+    before = posts.count()
+    # The interval's poll and the one after a message can start from the same cursor.
+    page.evaluate("async () => { lastId = 0; await Promise.all([poll(), poll()]); }")
+    assert posts.count() == before

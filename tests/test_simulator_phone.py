@@ -139,6 +139,55 @@ def test_times_show_in_the_campaigns_zone_not_the_browsers(far_browser, site, de
 
 
 @pytest.mark.browser
+def test_a_message_sent_while_the_history_loads_is_not_lost_when_it_arrives(far_browser, site):
+    # The history is read by the server before the message is sent, but reaches the page after it:
+    # the page must not let that older history replace the conversation the clerk has just had.
+    tab = open_page(far_browser, site, 390, 844)
+    held = []
+
+    def hold(route):
+        held.append((route, route.fetch()))
+
+    tab.route("**/api/sim/chat?*", hold)
+    tab.select_option("#picker", "wangfang")
+    for _ in range(100):
+        if held:
+            break
+        tab.wait_for_timeout(50)
+    assert held, "the page never asked for the history"
+    send(tab, "帮助")
+    tab.wait_for_timeout(300)  # the message has gone, or is waiting for the history
+    route, response = held.pop()
+    route.fulfill(response=response)
+    expect(tab.locator(".bubble.me").last).to_have_text("帮助")
+    expect(tab.locator(".bubble.bot").last).to_contain_text("填报")
+    expect(tab.locator("#chat .time")).to_have_count(1)
+    tab.close()
+
+
+@pytest.mark.browser
+def test_a_message_waiting_for_the_history_goes_as_who_typed_it_even_after_a_switch(far_browser, site, demo_services):  # noqa: F811
+    tab = open_page(far_browser, site, 390, 844)
+    held = []
+    tab.route("**/api/sim/chat?userid=wangfang", lambda route: held.append((route, route.fetch())))
+    tab.select_option("#picker", "wangfang")
+    for _ in range(100):
+        if held:
+            break
+        tab.wait_for_timeout(50)
+    send(tab, "帮助")
+    tab.select_option("#picker", "majun")  # before 王芳's history has come back
+    route, response = held.pop()
+    route.fulfill(response=response)
+    tab.select_option("#picker", "wangfang")
+    expect(tab.locator(".bubble.bot").last).to_contain_text("填报")
+    chat = TestClient(create_app(demo_services.settings, services=demo_services, sender=False))
+    said = {who: [t["text"] for t in chat.get(f"/api/sim/chat?userid={who}").json()] for who in ("wangfang", "majun")}
+    assert said == {"wangfang": ["帮助"], "majun": []}
+    tab.close()
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("length", [2001, 30_000])
 def test_a_message_over_the_limit_gets_the_bots_sentence_whatever_its_length(far_browser, site, length):
     tab = open_page(far_browser, site, 390, 844)
