@@ -10,6 +10,7 @@ app under waitress (see serve_wsgi).
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import logging
 import socket
@@ -26,7 +27,8 @@ class Counters:
     """Turns, transactions and statements: all of them, and those issued inside the dispatcher."""
 
     def __init__(self):
-        self.lock, self.inside = threading.Lock(), threading.local()
+        self.lock, self.inside = threading.Lock(), contextvars.ContextVar("inside", default=False)
+        # (a context variable: on PostgreSQL batches run in greenlets on the loop, each with its own context)
         self.reset()
 
     def reset(self) -> None:
@@ -36,7 +38,7 @@ class Counters:
     def on_statement(self, *_args) -> None:
         with self.lock:
             self.statements += 1
-            self.turn_statements += bool(getattr(self.inside, "on", False))
+            self.turn_statements += self.inside.get()
 
     def counted_many(self, dispatch_many):
         """The lane's batches (dispatch_many on its thread, dispatch_on_loop on the event loop): every message
@@ -44,7 +46,7 @@ class Counters:
         counts once, where it was answered, though its statements on the loop are counted."""
 
         def counted(work):
-            self.inside.on = True
+            token = self.inside.set(True)
             try:
                 answers = dispatch_many(work)
             except Exception:
@@ -52,7 +54,7 @@ class Counters:
                     self.handed_off += 1
                 raise
             finally:
-                self.inside.on = False
+                self.inside.reset(token)
             with self.lock:
                 self.turns += len(work)
                 self.batches += 1

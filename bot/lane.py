@@ -14,11 +14,14 @@ itself when that cannot stall it (SQLite, lock free, nothing heavy), else on one
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from bot.heap import HeapKeeper
 from handlers.base import Inbound, Reply
@@ -31,10 +34,23 @@ SLOW_ON_LOOP_S = 0.1  # a batch on the loop longer than this held every other re
 
 class TurnLane:
     def __init__(
-        self, dispatcher: Dispatcher, batch: int = 32, *, on_loop: bool = False, heap: HeapKeeper | None = None
+        self,
+        dispatcher: Dispatcher,
+        batch: int = 32,
+        *,
+        on_loop: bool = False,
+        heap: HeapKeeper | None = None,
+        flights: int = 2,
     ):
         self.dispatcher, self.batch = dispatcher, max(1, batch)
-        self.on_loop = on_loop  # SQLite only: Database.write_nowait
+        self.on_loop = on_loop
+        # PostgreSQL: batches run in greenlets on the loop and await the server (storage/pgwire.py), up to
+        # `flights` at once, each on its own connection, none with a person another has (their order)
+        self.awaits = on_loop and not dispatcher.db.is_sqlite
+        self.flights = max(1, flights)
+        self._flights: dict[int, tuple[asyncio.Task, frozenset]] = {}  # in the air: task, people
+        self._landed: list[tuple[int, list]] = []  # handed off, for the thread once none is in the air
+        self._flown = itertools.count()
         self.heap = heap or HeapKeeper(enabled=False)
         self._queue: deque = deque()  # the thread's
         self._waiting: list = []  # the loop's, handled at its next turn
@@ -107,6 +123,9 @@ class TurnLane:
             thread.join(timeout)
 
     def _run_on_loop(self) -> None:
+        if self.awaits:
+            self._take_off()
+            return
         with self._ready:
             taken, self._waiting = self._waiting[: self.batch], self._waiting[self.batch :]
             if self._waiting:
@@ -117,13 +136,69 @@ class TurnLane:
         try:
             outcomes = self.dispatcher.dispatch_on_loop([(m.inbound, m.passive_bytes) for m in taken])
         except HandOff as why:
-            log.debug("%d messages handed to the lane's thread: %s", len(taken), why)
-            with self._ready:
-                self.handed_off += 1
-                self._to_thread(taken + self._waiting)  # and the ones behind them, to keep their order
-                self._waiting = []
+            self._hand_off(taken, why)
             return
-        took = time.perf_counter() - started
+        self._log_slow(taken, time.perf_counter() - started)
+        self._done(taken, outcomes)
+
+    def _take_off(self) -> None:
+        """PostgreSQL: start batches while fewer than `flights` are in the air and none has been handed off.
+        A person with a message in the air, or one left behind, waits with all that person's later ones."""
+        loop = asyncio.get_running_loop()
+        while len(self._flights) < self.flights and not self._landed and self._waiting:
+            held = set().union(*(people for _, people in self._flights.values()))
+            with self._ready:
+                taken, behind = [], []
+                for item in self._waiting:
+                    if len(taken) < self.batch and item.inbound.userid not in held:
+                        taken.append(item)
+                    else:
+                        behind.append(item)
+                        held.add(item.inbound.userid)
+                self._waiting = behind
+            if not taken:
+                return
+            number = next(self._flown)
+            task = loop.create_task(self._await_batch(number, taken))  # it starts at the loop's next step
+            self._flights[number] = (task, frozenset(item.inbound.userid for item in taken))
+
+    async def _await_batch(self, number: int, taken: list) -> None:
+        """dispatch_on_loop in a greenlet, whose waits for the server are awaited here. Handed off, the
+        batch waits for the others in the air; then all that was handed off goes to the thread in the
+        order the batches took off, with the messages waiting behind them."""
+        started = time.perf_counter()
+        try:
+            outcomes = await greenlet_spawn(
+                self.dispatcher.dispatch_on_loop, [(m.inbound, m.passive_bytes) for m in taken]
+            )
+        except HandOff as why:
+            log.debug("%d messages handed to the lane's thread: %s", len(taken), why)
+            self._landed.append((number, taken))
+        except BaseException:  # cancelled (the loop is closing): the thread still answers them
+            self._landed.append((number, taken))
+            raise
+        else:
+            self._log_slow(taken, time.perf_counter() - started)
+            self._done(taken, outcomes)
+        finally:
+            del self._flights[number]
+            if self._landed and not self._flights:
+                landed = [item for _, batch in sorted(self._landed, key=lambda flight: flight[0]) for item in batch]
+                self._landed = []
+                self._hand_off(landed, None)
+            elif self._waiting:
+                asyncio.get_running_loop().call_soon(self._run_on_loop)
+
+    def _hand_off(self, taken: list, why: BaseException | None) -> None:
+        if why is not None:
+            log.debug("%d messages handed to the lane's thread: %s", len(taken), why)
+        with self._ready:
+            self.handed_off += 1
+            self._to_thread(taken + self._waiting)  # and the ones behind them, to keep their order
+            self._waiting = []
+
+    @staticmethod
+    def _log_slow(taken: list, took: float) -> None:
         if took > SLOW_ON_LOOP_S:
             log.warning(
                 "%d messages on the event loop took %.0f ms (first %s)",
@@ -131,7 +206,6 @@ class TurnLane:
                 took * 1e3,
                 taken[0].inbound.msg_key,
             )
-        self._done(taken, outcomes)
 
     def _to_thread(self, items: list) -> None:
         """Under self._ready."""

@@ -48,7 +48,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, transport:
         lane=TurnLane(
             dispatcher,
             batch=settings.turn_batch,
-            on_loop=settings.turn_on_loop and db.is_sqlite,
+            on_loop=settings.turn_on_loop,
+            flights=settings.turn_flights,
             heap=HeapKeeper(enabled=settings.gc_freeze),
         ),
     )

@@ -46,8 +46,11 @@ class Settings(BaseSettings):
     send_workers: int = Field(4, ge=1, le=10, validation_alias="KAOHE_SEND_WORKERS")
     # callback messages handled together in one transaction when they arrive at once (1: each alone)
     turn_batch: int = Field(32, ge=1, le=1000, validation_alias="KAOHE_TURN_BATCH")
-    # SQLite: those transactions run on the event loop's thread when they need not wait (bot/lane.py)
+    # those transactions run on the event loop's thread: on SQLite when they need not wait, on PostgreSQL
+    # awaiting the server (bot/lane.py)
     turn_on_loop: bool = Field(True, validation_alias="KAOHE_TURN_ON_LOOP")
+    # PostgreSQL: that many of them at once, each with other people's messages
+    turn_flights: int = Field(2, ge=1, le=8, validation_alias="KAOHE_TURN_FLIGHTS")
     # freeze the long-lived heap so the garbage collector's full passes stay short (bot/heap.py)
     gc_freeze: bool = Field(True, validation_alias="KAOHE_GC_FREEZE")
 
@@ -129,6 +132,7 @@ _ENV_NAMES = {
     "send_workers": "KAOHE_SEND_WORKERS",
     "turn_batch": "KAOHE_TURN_BATCH",
     "turn_on_loop": "KAOHE_TURN_ON_LOOP",
+    "turn_flights": "KAOHE_TURN_FLIGHTS",
     "gc_freeze": "KAOHE_GC_FREEZE",
 }
 

@@ -67,9 +67,15 @@ class Dispatcher:
         the caller then hands the same messages to dispatch_many on a thread, which waits, and handles a
         failure message by message."""
         try:
-            with self.db.write_nowait() as session:  # SQLite: the one write lock stands for every person's
-                session.info[ON_LOOP] = True
-                answers, queued = self._together(session, work)
+            if self.db.is_sqlite:
+                with self.db.write_nowait() as session:  # the one write lock stands for every person's
+                    session.info[ON_LOOP] = True
+                    answers, queued = self._together(session, work)
+            else:  # PostgreSQL, in a greenlet (bot/lane.py): its waits for the server are the loop's
+                with self.db.write_awaiting() as session:
+                    session.info[ON_LOOP] = True
+                    self.db.lock_people(session, [inbound.userid for inbound, _ in work])
+                    answers, queued = self._together(session, work)
         except HandOff:
             raise
         except Exception as exc:

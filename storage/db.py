@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import zlib
 from collections.abc import Iterator
@@ -11,9 +12,10 @@ from pathlib import Path
 from sqlalchemy import ARRAY, BigInteger, bindparam, event, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.util.concurrency import await_only
 from sqlmodel import Session, create_engine
 
-from storage import core
+from storage import core, pgwire
 from storage.checkpoint import Checkpointer
 
 BUSY_TIMEOUT_MS = 30000
@@ -61,6 +63,19 @@ class Database:
             return
         with self._write_lock, Session(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_awaiting(self) -> Iterator[Session]:
+        """PostgreSQL, in a greenlet on the event loop (bot/lane.py): write()'s transaction, whose connection
+        is taken from the pool (pinged, or opened) on a thread and whose COMMIT is awaited. Its statements
+        through storage/pgwire.py await the server too, so a slow or stalled server never stops the loop."""
+        if self.is_sqlite:
+            raise Busy("not PostgreSQL")
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            await_only(asyncio.to_thread(session.connection))
+            yield session
+            session.flush()
+            pgwire.commit(session.connection())  # SQLAlchemy's commit then finds nothing left to commit
 
     @contextmanager
     def write_nowait(self) -> Iterator[Session]:

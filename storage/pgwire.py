@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import select
 
 from psycopg import errors, pq
 from psycopg.adapt import PyFormat, Transformer
+from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 _UNCAST = re.compile(r"%\([^)]+\)s(?!::)")
@@ -62,6 +64,15 @@ def wire(dbapi_conn, record_info: dict) -> Wire | None:
     return found
 
 
+def commit(conn) -> None:
+    """COMMIT a SQLAlchemy connection's open transaction through its Wire (awaited on the event loop);
+    psycopg's own commit() then finds the connection idle and sends nothing. Other drivers: nothing."""
+    fairy = conn.connection
+    found = wire(fairy.dbapi_connection, fairy.info)
+    if found is not None and found.pgconn.transaction_status == _INTRANS:
+        found.command(b"COMMIT")
+
+
 class Wire:
     """A psycopg connection's libpq handle, a dumper/loader context of its adapters, what is prepared on it."""
 
@@ -86,9 +97,29 @@ class Wire:
         return self.tx.dump_sequence(values, stmt.formats)
 
     def execute(self, stmt: Statement, params: list):
-        """Run with dumped parameters; the result (rows loaded by `rows`), or psycopg's error raised."""
+        """Run with dumped parameters; the result (rows loaded by `rows`), or psycopg's error raised.
+        On the event loop (a turn run by greenlet_spawn, bot/lane.py) the wait is the loop's: it serves
+        other requests meanwhile; elsewhere libpq waits, without the GIL."""
         self._prepare(stmt)
-        return self.checked(self.pgconn.exec_prepared(stmt.name, params, None, 0))  # waits without the GIL
+        if not in_greenlet():
+            return self.checked(self.pgconn.exec_prepared(stmt.name, params, None, 0))
+        pg = self.pgconn
+        pg.send_query_prepared(stmt.name, params, None, 0)
+        found = None
+        for result in self._results(until_sync=False):
+            found = found or result  # one statement: one result (then None, the end of it)
+        return self.checked(found)
+
+    def command(self, sql: bytes) -> None:
+        """A statement without parameters (COMMIT), waiting as execute does."""
+        if not in_greenlet():
+            self.checked(self.pgconn.exec_(sql))
+            return
+        self.pgconn.send_query(sql)
+        found = None
+        for result in self._results(until_sync=False):
+            found = found or result
+        self.checked(found)
 
     def pipeline(self, work: list[tuple[Statement, list]], begin: bool = False) -> list:
         """Statements with their dumped parameters sent at once and their results read at once (libpq's
@@ -104,7 +135,7 @@ class Wire:
             for stmt, params in work:
                 pg.send_query_prepared(stmt.name, params, None, 0)
             pg.pipeline_sync()
-            results = self._collect()
+            results = list(self._results(until_sync=True))
         finally:
             pg.exit_pipeline_mode()
         if begin:
@@ -127,19 +158,47 @@ class Wire:
             raise errors.error_from_result(result, encoding=self.encoding)
         return result
 
-    def _collect(self) -> list:
-        """Every statement's result up to the pipeline's sync, waiting for the socket without the GIL."""
-        pg, results = self.pgconn, []
+    def _results(self, until_sync: bool):
+        """The results up to the pipeline's sync (or the end of one statement's), reading as they come;
+        the waits for the socket are without the GIL, or the event loop's."""
+        pg = self.pgconn
         socket = pg.socket
         while pg.flush():
-            select.select([], [socket], [])
+            _wait(socket, write=True)
         while True:
             while pg.is_busy():  # nothing complete in what was read: wait for more, then read it
-                select.select([socket], [], [])
+                _wait(socket)
                 pg.consume_input()
             result = pg.get_result()
             if result is None:  # the end of one statement's results
-                continue
+                if until_sync:
+                    continue
+                return
             if result.status == _SYNC:
-                return results
-            results.append(result)
+                return
+            yield result
+
+
+def _wait(socket: int, write: bool = False) -> None:
+    if in_greenlet():
+        await_only(_ready(socket, write))
+    elif write:
+        select.select([], [socket], [])
+    else:
+        select.select([socket], [], [])
+
+
+async def _ready(socket: int, write: bool) -> None:
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    watch, unwatch = (loop.add_writer, loop.remove_writer) if write else (loop.add_reader, loop.remove_reader)
+    watch(socket, _set, ready)
+    try:
+        await ready
+    finally:
+        unwatch(socket)
+
+
+def _set(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

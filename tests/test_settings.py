@@ -20,6 +20,7 @@ VARIABLES = (
     "KAOHE_SEND_WORKERS",
     "KAOHE_TURN_BATCH",
     "KAOHE_TURN_ON_LOOP",
+    "KAOHE_TURN_FLIGHTS",
     "KAOHE_GC_FREEZE",
 )
 
@@ -62,6 +63,9 @@ def test_defaults_need_no_configuration():
         ("KAOHE_TURN_BATCH", "0"),
         ("KAOHE_TURN_BATCH", "many"),
         ("KAOHE_TURN_ON_LOOP", "sometimes"),
+        ("KAOHE_TURN_FLIGHTS", "0"),
+        ("KAOHE_TURN_FLIGHTS", "9"),
+        ("KAOHE_TURN_FLIGHTS", "two"),
         ("KAOHE_GC_FREEZE", "2"),
     ],
 )
@@ -166,17 +170,24 @@ def test_kaohe_turn_batch_sizes_the_lanes_batches(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("on_loop", "database", "expected"), [("1", "sqlite", True), ("0", "sqlite", False), ("1", "pg", False)]
+    ("on_loop", "database", "expected"),
+    [
+        ("1", "sqlite", (True, False)),
+        ("0", "sqlite", (False, False)),
+        ("1", "pg", (True, True)),
+        ("0", "pg", (False, False)),
+    ],
 )
-def test_turns_run_on_the_event_loop_on_sqlite_unless_turned_off(
+def test_turns_run_on_the_event_loop_unless_turned_off_awaiting_postgresql(
     monkeypatch, tmp_path, on_loop, database, expected, request
 ):
     from bot.services import build_services
 
     url = f"sqlite:///{tmp_path}/t.db" if database == "sqlite" else request.getfixturevalue("pg_url")
     monkeypatch.setenv("KAOHE_TURN_ON_LOOP", on_loop)
+    monkeypatch.setenv("KAOHE_TURN_FLIGHTS", "3")
     services = build_services(load_settings(database_url=url))
-    assert services.lane.on_loop is expected
+    assert (services.lane.on_loop, services.lane.awaits) == expected and services.lane.flights == 3
     services.close()
 
 
