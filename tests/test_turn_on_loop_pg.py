@@ -67,14 +67,14 @@ def test_short_turns_run_on_the_loop_in_one_transaction(pg_services, where):
 
     async def main():
         calls = [send(lane, "wangfang", "填报", "k1"), send(lane, "zhaolei", "填报", "k2")]
-        calls.append(send(lane, "wangfang", "6", "k3"))  # behind her 填报: the next batch
+        calls.append(send(lane, "wangfang", "6", "k3"))  # after her 填报, in the same batch
         return await asyncio.wait_for(asyncio.gather(*calls), 20)
 
     answers = asyncio.run(main())
     lane.close()
     assert "【1/14】" in answers[0][0].text and "【1/14】" in answers[1][0].text and SAVED in answers[2][0].text
     assert where == {"k1": LOOP, "k2": LOOP, "k3": LOOP} and lane._thread is None
-    assert (lane.batches, lane.messages, lane.handed_off) == (2, 3, 0)
+    assert (lane.batches, lane.messages, lane.handed_off) == (1, 3, 0)
     with pg_services.db.read() as session:
         assert [e.count for e in session.exec(select(ActivityEntry))] == [6]
 
