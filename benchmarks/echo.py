@@ -10,13 +10,14 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from bot.app import telemetry
 from bot.channels.wecom_api import CallbackCrypto, CallbackRejected
 from bot.channels.wecom_app import capped_body, refuse, signed_params, to_inbound
 
 
 def create_echo_app(token: str, aes_key: str, corp_id: str) -> FastAPI:
     crypto = CallbackCrypto(token, aes_key, corp_id)
-    app = FastAPI(title="echo floor")
+    app = FastAPI(title="echo floor", telemetry=telemetry())  # as the service: the same FastAPI, both without it
 
     @app.post("/wecom/callback")
     async def echo(request: Request):

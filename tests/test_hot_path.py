@@ -1,3 +1,4 @@
+import os
 import threading
 import time
 
@@ -214,3 +215,23 @@ def test_the_callbacks_are_the_apps_own_first_routes_as_the_floors_is(services):
         ("/wecom/bot/callback", ["POST"]),
         ("/wecom/bot/callback", ["GET"]),
     ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "on"),
+    [
+        ({}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, True),
+        ({"FASTAPI_OTEL_AUTO_CONFIGURE": "true"}, True),
+        ({"OTEL_SERVICE_NAME": "kaohe"}, True),
+    ],
+)
+def test_fastapis_telemetry_is_on_only_when_the_environment_asks_for_opentelemetry(services, monkeypatch, environ, on):
+    from bot.app import create_app
+
+    for name in [n for n in os.environ if n.startswith(("OTEL_", "FASTAPI_OTEL"))]:
+        monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    app = create_app(services.settings, services=services, sender=False)
+    assert app._telemetry["tracing"] is on and app._telemetry["metrics"] is on and app._telemetry["logs"] is on
