@@ -1,5 +1,6 @@
 """The turn lane: callbacks wait in the event loop while their messages are handled together, on the loop
-itself when that cannot stall it (SQLite, lock free, nothing heavy), else on one thread."""
+itself when that cannot stall it (SQLite: lock free, nothing heavy; PostgreSQL: awaiting the server, in
+greenlets), else on one thread."""
 
 # SQLite has one writer. Thirty-two request threads each waiting for it spend more on the wait (the GIL,
 # the write lock, a wake-up per answer) than on their turn, and each pays its own BEGIN and COMMIT.
@@ -10,6 +11,12 @@ itself when that cannot stall it (SQLite, lock free, nothing heavy), else on one
 # process) or a heavy turn (Turn.heavy: a document, the whole city) raises HandOff with nothing kept, and
 # the same messages go to the thread, which may wait. While the thread has messages, new ones follow them
 # there, so one person's messages are always handled in the order they came.
+# On PostgreSQL the loop runs each batch in a greenlet (SQLAlchemy's greenlet_spawn) whose waits for the
+# server are the loop's (storage/pgwire.py, Database.write_awaiting), so the loop serves other requests
+# meanwhile, and up to `flights` batches are in the air at once, each on its own connection. None takes a
+# person another has (that person's messages wait behind it, in order); a batch handed off waits until
+# none is in the air, then all that was handed off goes to the thread in the order the batches took off.
+# (benchmarks/callbacks.py --db postgres, alternating with the thread: 574 -> 667/s, medians of four.)
 
 from __future__ import annotations
 
@@ -166,7 +173,6 @@ class TurnLane:
         """dispatch_on_loop in a greenlet, whose waits for the server are awaited here. Handed off, the
         batch waits for the others in the air; then all that was handed off goes to the thread in the
         order the batches took off, with the messages waiting behind them."""
-        started = time.perf_counter()
         try:
             outcomes = await greenlet_spawn(
                 self.dispatcher.dispatch_on_loop, [(m.inbound, m.passive_bytes) for m in taken]
@@ -177,8 +183,7 @@ class TurnLane:
         except BaseException:  # cancelled (the loop is closing): the thread still answers them
             self._landed.append((number, taken))
             raise
-        else:
-            self._log_slow(taken, time.perf_counter() - started)
+        else:  # (however long it took, the loop served others meanwhile: nothing for the slow log)
             self._done(taken, outcomes)
         finally:
             del self._flights[number]

@@ -246,3 +246,45 @@ def test_taking_a_connection_from_the_pool_never_stops_the_loop(pg_services, whe
 
 async def _stalled(lane, userid: str, text: str, key: str):
     return await longest_stall(send(lane, userid, text, key))
+
+
+def test_a_statement_in_the_middle_of_a_turn_that_waits_for_another_transaction_is_awaited(pg_services, where):
+    # The entry's INSERT meets the same entry inserted, not yet committed, by another connection: it waits
+    # for that transaction (a lone statement after the turn's first, libpq's send and the loop's wait).
+    from storage import campaigns
+
+    start_filling(TurnLane(pg_services.dispatcher, on_loop=True), "wangfang", "k0")
+    with pg_services.db.read() as session:
+        campaign_id = campaigns.active_campaign(session=session).id
+    taken, release = threading.Event(), threading.Event()
+
+    def insert_and_wait():
+        try:
+            with pg_services.db.write() as session:
+                session.add(ActivityEntry(campaign_id=campaign_id, unit_code="U01", key="dangweihui", updated_by="x"))
+                session.flush()
+                taken.set()
+                release.wait(20)
+                raise RuntimeError("rolled back")  # so hers goes in
+        except RuntimeError:
+            pass
+
+    holder = threading.Thread(target=insert_and_wait)
+    holder.start()
+    assert taken.wait(10)
+    lane = TurnLane(pg_services.dispatcher, on_loop=True)
+
+    async def main():
+        answer = send(lane, "wangfang", "6", "k1")
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.8, release.set)
+        return await longest_stall(answer)
+
+    try:
+        stall, answer = asyncio.run(main())
+    finally:
+        release.set()
+        holder.join(20)
+        lane.close()
+    assert SAVED in answer[0].text and where["k1"] == LOOP
+    assert stall < 0.5, f"the event loop stood still for {stall:.2f} s while the INSERT waited"
