@@ -184,16 +184,18 @@ def serve(
     """The web service; runs the reminder scheduler in-process unless told not to."""
     import uvicorn
 
+    from bot.http_guard import PROTOCOL
+
     s = settings()
     _prepare(s)
     if workers > 1:
         if not no_scheduler:
             fail("多个 worker 时请用 `kaohe serve --no-scheduler`，另起一个 `kaohe scheduler`")
-        uvicorn.run("bot.asgi:app", host=host, port=port, workers=workers, factory=True)
+        uvicorn.run("bot.asgi:app", host=host, port=port, workers=workers, factory=True, http=PROTOCOL)
         return
     from bot.app import create_app
 
-    uvicorn.run(create_app(s, scheduler=not no_scheduler), host=host, port=port)
+    uvicorn.run(create_app(s, scheduler=not no_scheduler), host=host, port=port, http=PROTOCOL)
 
 
 @app.command()

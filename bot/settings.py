@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     api_base: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", validation_alias="WECOM_API_BASE")
     max_age_s: int = Field(600, ge=0, validation_alias="WECOM_MAX_AGE_S")
     body_timeout_s: float = Field(15, gt=0, le=3600, validation_alias="KAOHE_BODY_TIMEOUT_S")
+    # a request's line and headers must be whole this long after connecting or the last answer (bot/http_guard.py)
+    header_timeout_s: float = Field(10, gt=0, le=3600, validation_alias="KAOHE_HEADER_TIMEOUT_S")
     secret_key: str | None = Field(None, validation_alias="KAOHE_SECRET_KEY")
     # message/send calls in flight at once per sender process: WeCom answers 45033 past its concurrency limit
     # (about 10 a second by community reports, wecom.md §3.2), so at most 10 and 4 by default.
@@ -128,6 +130,7 @@ _ENV_NAMES = {
     "api_base": "WECOM_API_BASE",
     "max_age_s": "WECOM_MAX_AGE_S",
     "body_timeout_s": "KAOHE_BODY_TIMEOUT_S",
+    "header_timeout_s": "KAOHE_HEADER_TIMEOUT_S",
     "secret_key": "KAOHE_SECRET_KEY",
     "send_workers": "KAOHE_SEND_WORKERS",
     "turn_batch": "KAOHE_TURN_BATCH",

@@ -22,6 +22,7 @@ VARIABLES = (
     "KAOHE_TURN_ON_LOOP",
     "KAOHE_TURN_FLIGHTS",
     "KAOHE_GC_FREEZE",
+    "KAOHE_HEADER_TIMEOUT_S",
 )
 
 
@@ -64,6 +65,8 @@ def test_defaults_need_no_configuration():
         ("KAOHE_TURN_BATCH", "many"),
         ("KAOHE_TURN_ON_LOOP", "sometimes"),
         ("KAOHE_TURN_FLIGHTS", "0"),
+        ("KAOHE_HEADER_TIMEOUT_S", "0"),
+        ("KAOHE_HEADER_TIMEOUT_S", "soon"),
         ("KAOHE_TURN_FLIGHTS", "9"),
         ("KAOHE_TURN_FLIGHTS", "two"),
         ("KAOHE_GC_FREEZE", "2"),

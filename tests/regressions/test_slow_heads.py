@@ -1,0 +1,127 @@
+"""A request's line and headers have a deadline (bot/http_guard.py), against a real `kaohe serve`."""
+
+import socket
+import time
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.kaohe_process import CALLBACK_ENV, KaoheServe, run_kaohe
+from tests.wecom_client_side import envelope, text_xml
+
+HEADER_TIMEOUT_S = 1
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("slow-heads")
+    url = f"sqlite:///{tmp_path / 'kaohe.db'}"
+    assert run_kaohe(tmp_path, url, "demo", "--campaign-out", tmp_path / "demo.toml").returncode == 0
+    env = {
+        **CALLBACK_ENV,
+        "KAOHE_DATABASE_URL": url,
+        "KAOHE_CAMPAIGN": str(tmp_path / "demo.toml"),
+        "KAOHE_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+    }
+    live = KaoheServe(tmp_path, env, args=("--no-scheduler",))
+    yield live
+    live.stop()
+
+
+def connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def read_until_closed(conn: socket.socket) -> bytes:
+    data = b""
+    try:
+        while chunk := conn.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def read_response(conn: socket.socket) -> bytes:
+    """One whole response: its head, then as many bytes as its Content-Length says."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_deadline(server):
+    conn = connect(server.port)
+    began = time.monotonic()
+    answer = read_until_closed(conn)
+    took = time.monotonic() - began
+    conn.close()
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert HEADER_TIMEOUT_S - 0.2 < took < HEADER_TIMEOUT_S + 3
+    assert "no whole request head within 1 s" in server.log()
+
+
+def test_headers_dripped_a_byte_at_a_time_do_not_keep_the_connection(server):
+    conn = connect(server.port)
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 200
+    began, closed = time.monotonic(), False
+    for byte in head:  # a byte every 50 ms: each arrives well within any per-read timeout
+        try:
+            conn.sendall(bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        time.sleep(0.05)
+        if time.monotonic() - began > HEADER_TIMEOUT_S + 3:
+            break
+    answer = read_until_closed(conn)
+    took = time.monotonic() - began
+    conn.close()
+    assert closed or answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert took < HEADER_TIMEOUT_S + 3, f"still open after {took:.1f} s"
+
+
+def test_a_kept_alive_connection_has_the_deadline_again_for_its_next_request_only(server):
+    conn = connect(server.port)
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    conn.sendall(request)
+    first = read_response(conn)
+    assert first.startswith(b"HTTP/1.1 200"), first[:200]
+    time.sleep(HEADER_TIMEOUT_S * 0.5)  # idle, within the deadline: the connection is still good
+    conn.sendall(request)
+    second = read_response(conn)
+    assert second.startswith(b"HTTP/1.1 200"), second[:200]
+    began = time.monotonic()
+    answer = read_until_closed(conn)  # then idle past it
+    conn.close()
+    assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - began < HEADER_TIMEOUT_S + 3
+
+
+def test_a_slow_body_is_not_the_heads_business(server):
+    # The head is whole at once; the body (a real callback) then comes later than the head's deadline.
+    params, body = envelope(text_xml("wangfang", "帮助"))
+    conn = connect(server.port)
+    conn.sendall(
+        f"POST /wecom/callback?{urlencode(params)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    )
+    time.sleep(HEADER_TIMEOUT_S + 0.5)
+    conn.sendall(body)
+    answer = read_response(conn)
+    conn.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+
+
+def test_the_service_still_answers_others_meanwhile(server):
+    idle = [connect(server.port) for _ in range(20)]
+    try:
+        assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+    finally:
+        for conn in idle:
+            conn.close()
