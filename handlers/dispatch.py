@@ -122,7 +122,9 @@ class Dispatcher:
         if not dialogs.claimed(claimed):
             answered = dialogs.answered(session=session, key=inbound.msg_key)
             return [Reply.from_dict(r, self.keyring) for r in answered], []
+        core.collect_closing(session)
         replies, writes = self._handle(session, inbound, stamp, state)
+        writes = core.closing(session) + writes  # the audit rows, before the state and the stored answer
         mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
         later = [Reply(text, to=[inbound.userid]) for text in overflow]
         queued = later + [r for r in replies if r.to is not None or r.chat_id is not None]

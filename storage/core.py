@@ -29,6 +29,7 @@ _COMPILED: dict[tuple, tuple[object, _Compiled | None]] = {}
 # that share a transaction (storage.entries registers its own)
 TURN_CACHES: list[str] = []
 _CONNECTION = "core.connection"  # session.info: the _Held of the current transaction
+_CLOSING = "core.closing"  # session.info: writes a turn's own reads never need, run with its closing writes
 
 
 def dialect_insert(session: Session, table):
@@ -84,6 +85,35 @@ def run_all(session: Session, work: list[tuple]) -> list[Rows]:
             for (stmt, _), (c, params) in zip(work, found, strict=True)
         ]
     return _Compiled.pipeline(held, found, begin=ready is pgwire.BEGIN)
+
+
+def collect_closing(session: Session) -> None:
+    """From now on in this turn, run_closing() keeps its statements for the turn's closing writes (the
+    dispatcher runs them with its state and stored answer, on PostgreSQL in the next round trip)."""
+    session.info[_CLOSING] = []
+
+
+def run_closing(session: Session, stmt, params) -> None:
+    """A write whose result nothing needs and which nothing in this turn reads back (an audit row): kept
+    for the turn's closing writes inside a turn (collect_closing), run at once otherwise."""
+    kept = session.info.get(_CLOSING)
+    if kept is None:
+        run(session, stmt, params)
+    else:
+        kept.append((stmt, params))
+
+
+def closing(session: Session) -> list[tuple]:
+    """The statements kept by run_closing since collect_closing, which stops keeping them."""
+    return session.info.pop(_CLOSING, None) or []
+
+
+def run_kept(session: Session) -> None:
+    """Run what run_closing kept, for a read that must see it (and keep collecting)."""
+    kept = session.info.get(_CLOSING)
+    if kept:
+        session.info[_CLOSING] = []
+        run_all(session, kept)
 
 
 def end_turn(session: Session) -> None:
