@@ -2,6 +2,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -191,3 +192,15 @@ def two(any_db_url, clock, transport):
     yield first, second
     second.close()
     first.close()
+
+
+@pytest.fixture
+def where(monkeypatch):
+    """The thread each message's turn ran on last, by message key (the lane runs turns on the loop or its thread)."""
+    seen = {}
+
+    def look(turn):
+        seen[turn.inbound.msg_key] = threading.current_thread().name
+
+    monkeypatch.setattr(router, "_BEFORE", [*router._BEFORE, look])
+    return seen

@@ -11,7 +11,6 @@ from sqlmodel import select
 
 from bot import lane as lane_module
 from bot.lane import TurnLane
-from handlers import router
 from handlers.base import Inbound, Turn
 from storage.db import ON_LOOP, Busy, HandOff
 from storage.dialogs import State
@@ -19,18 +18,6 @@ from storage.models import ActivityEntry, Person, ProcessedMessage, StoredFile
 from tests.conftest import IN_SELF_CHECK as AT
 
 LOOP = "MainThread"  # asyncio.run's loop runs on the test's own thread
-
-
-@pytest.fixture
-def where(monkeypatch):
-    """The thread each message's turn ran on last, by message key."""
-    seen = {}
-
-    def look(turn):
-        seen[turn.inbound.msg_key] = threading.current_thread().name
-
-    monkeypatch.setattr(router, "_BEFORE", [*router._BEFORE, look])
-    return seen
 
 
 @contextmanager

@@ -6,28 +6,14 @@ import threading
 import time
 from contextlib import contextmanager
 
-import pytest
 from sqlmodel import select
 
 from bot.lane import TurnLane
-from handlers import router
 from handlers.base import Inbound
 from storage.models import ActivityEntry, StoredFile
 
 LOOP = "MainThread"  # asyncio.run's loop runs on the test's own thread
 SAVED = "已记录：党委会 6 次"
-
-
-@pytest.fixture
-def where(monkeypatch):
-    """The thread each message's turn ran on, by message key."""
-    seen = {}
-
-    def look(turn):
-        seen[turn.inbound.msg_key] = threading.current_thread().name
-
-    monkeypatch.setattr(router, "_BEFORE", [*router._BEFORE, look])
-    return seen
 
 
 @contextmanager
