@@ -75,3 +75,12 @@ def run_kaohe(cwd: Path, database_url: str, *args, env: dict | None = None) -> s
     return subprocess.run(
         [str(KAOHE), *map(str, args)], capture_output=True, encoding="utf-8", env=clean, cwd=cwd, timeout=120
     )
+
+
+def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """`kaohe demo` into tmp_path (its SQLite file and campaign), and the environment of a `kaohe serve`
+    on them with both callbacks configured, plus `extra`."""
+    url = f"sqlite:///{tmp_path / 'kaohe.db'}"
+    made = run_kaohe(tmp_path, url, "demo", "--campaign-out", tmp_path / "demo.toml")
+    assert made.returncode == 0, made.stderr
+    return {**CALLBACK_ENV, "KAOHE_DATABASE_URL": url, "KAOHE_CAMPAIGN": str(tmp_path / "demo.toml"), **extra}

@@ -13,7 +13,7 @@ from storage import campaigns
 from storage.db import Database
 from storage.models import ActivityEntry, AuditEntry, DialogState, Outbox, Unit
 from tests.bulk_roster import add_roster
-from tests.kaohe_process import CALLBACK_ENV, KaoheServe, run_kaohe
+from tests.kaohe_process import KaoheServe, demo_env
 from tests.wecom_client_side import envelope, open_reply, text_xml
 
 CLERKS = 40
@@ -79,11 +79,9 @@ class Clerk:
 
 @pytest.fixture
 def world(tmp_path):
-    url = f"sqlite:///{tmp_path / 'kaohe.db'}"
-    assert run_kaohe(tmp_path, url, "demo", "--campaign-out", tmp_path / "demo.toml").returncode == 0
-    db = Database(url)
+    env = demo_env(tmp_path)
+    db = Database(env["KAOHE_DATABASE_URL"])
     userids = add_roster(db, units=CLERKS, clerks_per_unit=1, prefix="K")
-    env = {**CALLBACK_ENV, "KAOHE_DATABASE_URL": url, "KAOHE_CAMPAIGN": str(tmp_path / "demo.toml")}
     servers: list[KaoheServe] = []
 
     def serve() -> KaoheServe:

@@ -244,6 +244,9 @@ def test_a_statement_in_the_middle_of_a_turn_that_waits_for_another_transaction_
         campaign_id = campaigns.active_campaign(session=session).id
     taken, release = threading.Event(), threading.Event()
 
+    class RolledBack(Exception):
+        pass
+
     def insert_and_wait():
         try:
             with pg_services.db.write() as session:
@@ -251,9 +254,9 @@ def test_a_statement_in_the_middle_of_a_turn_that_waits_for_another_transaction_
                 session.flush()
                 taken.set()
                 release.wait(20)
-                raise RuntimeError("rolled back")  # so hers goes in
-        except RuntimeError:
-            pass
+                raise RolledBack  # so hers goes in
+        except RolledBack:
+            return
 
     holder = threading.Thread(target=insert_and_wait)
     holder.start()

@@ -4,21 +4,14 @@ import time
 import httpx
 import pytest
 
-from tests.kaohe_process import CALLBACK_ENV, KaoheServe, run_kaohe
+from tests.kaohe_process import KaoheServe, demo_env
 from tests.wecom_client_side import envelope, text_xml
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("slow-bodies")
-    url = f"sqlite:///{tmp_path / 'kaohe.db'}"
-    assert run_kaohe(tmp_path, url, "demo", "--campaign-out", tmp_path / "demo.toml").returncode == 0
-    env = {
-        **CALLBACK_ENV,
-        "KAOHE_DATABASE_URL": url,
-        "KAOHE_CAMPAIGN": str(tmp_path / "demo.toml"),
-        "KAOHE_BODY_TIMEOUT_S": "1",
-    }
+    env = demo_env(tmp_path, KAOHE_BODY_TIMEOUT_S="1")
     live = KaoheServe(tmp_path, env, args=("--no-scheduler",))
     yield live
     live.stop()

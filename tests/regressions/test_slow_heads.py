@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.kaohe_process import CALLBACK_ENV, KaoheServe, run_kaohe
+from tests.kaohe_process import KaoheServe, demo_env
 from tests.wecom_client_side import envelope, text_xml
 
 HEADER_TIMEOUT_S = 1
@@ -16,14 +16,7 @@ HEADER_TIMEOUT_S = 1
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("slow-heads")
-    url = f"sqlite:///{tmp_path / 'kaohe.db'}"
-    assert run_kaohe(tmp_path, url, "demo", "--campaign-out", tmp_path / "demo.toml").returncode == 0
-    env = {
-        **CALLBACK_ENV,
-        "KAOHE_DATABASE_URL": url,
-        "KAOHE_CAMPAIGN": str(tmp_path / "demo.toml"),
-        "KAOHE_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
-    }
+    env = demo_env(tmp_path, KAOHE_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S))
     live = KaoheServe(tmp_path, env, args=("--no-scheduler",))
     yield live
     live.stop()
