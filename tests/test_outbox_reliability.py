@@ -76,7 +76,7 @@ def test_two_senders_at_once_send_each_row_once(any_db_url, clock, fake):
     second.close()
 
 
-def test_a_stalled_call_does_not_hold_up_the_others(sqlite_url, clock, fake):
+def test_a_stalled_call_does_not_hold_up_the_others(sqlite_url, clock, fake, collector_off):
     services = wired(sqlite_url, clock, fake, timeout=1.0)
     stalled = enqueue(services, "stall", "慢的那条")
     others = [enqueue(services, f"other:{i}", f"其他 {i}", recipients=[f"user{i}"]) for i in range(8)]

@@ -166,7 +166,8 @@ def test_a_failure_on_the_loop_is_handled_again_on_the_thread_message_by_message
 
 
 async def longest_stall(work) -> tuple[float, object]:
-    """The longest the event loop went without running a 20 ms ticker while `work` was awaited."""
+    """The longest the event loop went without running a 20 ms ticker while `work` was awaited (the tests
+    that use it take `collector_off`, so a pause of the garbage collector is not counted as one)."""
     longest, stop = 0.0, asyncio.Event()
 
     async def tick():
@@ -187,7 +188,7 @@ async def longest_stall(work) -> tuple[float, object]:
     return longest, result
 
 
-def test_a_commit_the_server_is_slow_to_finish_is_awaited_not_waited_for(pg_services, where):
+def test_a_commit_the_server_is_slow_to_finish_is_awaited_not_waited_for(pg_services, where, collector_off):
     # A deferred trigger makes each COMMIT that stored a message take a second on the server.
     ddl = [
         "CREATE FUNCTION kaohe_slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
@@ -212,11 +213,14 @@ def test_a_commit_the_server_is_slow_to_finish_is_awaited_not_waited_for(pg_serv
     assert stall < 0.5, f"the event loop stood still for {stall:.2f} s during the COMMIT"
 
 
-def test_taking_a_connection_from_the_pool_never_stops_the_loop(pg_services, where):
+def test_taking_a_connection_from_the_pool_never_stops_the_loop(pg_services, where, collector_off):
     # The pool pings a connection before handing it out (and opens one when none is left): on a thread.
     from sqlalchemy import event
 
+    checked_out_on = []
+
     def slow_checkout(*_args):
+        checked_out_on.append(threading.current_thread().name)
         time.sleep(0.8)
 
     event.listen(pg_services.db.engine, "checkout", slow_checkout)
@@ -227,6 +231,7 @@ def test_taking_a_connection_from_the_pool_never_stops_the_loop(pg_services, whe
         lane.close()
         event.remove(pg_services.db.engine, "checkout", slow_checkout)
     assert "【1/14】" in answer[0].text and where == {"k1": LOOP}
+    assert checked_out_on and LOOP not in checked_out_on, checked_out_on
     assert stall < 0.5, f"the event loop stood still for {stall:.2f} s while a connection was checked out"
 
 
@@ -234,7 +239,9 @@ async def _stalled(lane, userid: str, text: str, key: str):
     return await longest_stall(send(lane, userid, text, key))
 
 
-def test_a_statement_in_the_middle_of_a_turn_that_waits_for_another_transaction_is_awaited(pg_services, where):
+def test_a_statement_in_the_middle_of_a_turn_that_waits_for_another_transaction_is_awaited(
+    pg_services, where, collector_off
+):
     # The entry's INSERT meets the same entry inserted, not yet committed, by another connection: it waits
     # for that transaction (a lone statement after the turn's first, libpq's send and the loop's wait).
     from storage import campaigns
