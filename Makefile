@@ -44,7 +44,7 @@ $(VENV)/.installed-bench: $(STAMP)
 	touch $@
 
 bench-callbacks: $(VENV)/.installed-bench
-	$(BIN)/python -m benchmarks.callbacks
+	. scripts/bench-tools.sh && $(BIN)/python -m benchmarks.callbacks
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.turn_cpu && $(BIN)/python -m benchmarks.turn_cpu --db postgres
 	$(BIN)/python -m benchmarks.asgi_cpu && $(BIN)/python -m benchmarks.asgi_cpu --calls --requests 2000

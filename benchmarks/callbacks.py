@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -310,6 +311,8 @@ def main() -> None:
     )
     parser.add_argument("--floor-guess", type=float, default=4000, help="requests/s to prepare for the floor")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        parser.exit(2, "wrk is not installed: apt-get install wrk (make bench-callbacks installs it)\n")
     on_chosen_database(parser, args, run)
 
 

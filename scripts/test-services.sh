@@ -1,14 +1,7 @@
 # Sourced by `make test`: make sure PostgreSQL runs and chromium is installed, and export where they are.
 # Where either cannot be had, say so loudly; the tests that need it then fail in CI (never skip silently).
 
-_say() { printf '[test-services] %s\n' "$*" >&2; }
-
-_as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi; }
-
-_apt_install() {
-  if [ -z "${_APT_UPDATED:-}" ]; then _as_root apt-get update -qq >/dev/null 2>&1 || return 1; _APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive _as_root apt-get install -y -qq "$@" >/dev/null 2>&1
-}
+. scripts/apt.sh  # (sourced from the repository root, as make and .ci/run do)
 
 _start_postgres() {
   if [ -n "${KAOHE_TEST_PG_URL:-}" ]; then return 0; fi
