@@ -91,9 +91,9 @@ def test_a_stalled_call_does_not_hold_up_the_others(sqlite_url, clock, fake, col
 
 
 def test_a_stalled_call_that_was_accepted_is_resent_and_dropped_by_the_duplicate_check(sqlite_url, clock, fake):
-    services = wired(sqlite_url, clock, fake, timeout=0.5)
+    services = wired(sqlite_url, clock, fake, timeout=1.5)  # the resend must not time out as well
     stalled = enqueue(services, "stall", "只该收到一次")
-    fake.delay_next("message/send", 2, times=1)
+    fake.delay_next("message/send", 3, times=1)
     services.sender.drain()
     clock.advance(seconds=30)
     services.sender.drain()
