@@ -30,6 +30,8 @@ _COMPILED: dict[tuple, tuple[object, _Compiled | None]] = {}
 TURN_CACHES: list[str] = []
 _CONNECTION = "core.connection"  # session.info: the _Held of the current transaction
 _CLOSING = "core.closing"  # session.info: writes a turn's own reads never need, run with its closing writes
+_AHEAD = "core.ahead"  # session.info: results read ahead for statements still to come (read_ahead)
+TURN_CACHES.append(_AHEAD)
 
 
 def dialect_insert(session: Session, table):
@@ -74,6 +76,10 @@ def run_all(session: Session, work: list[tuple]) -> list[Rows]:
     if not _is_clean(session):
         session.flush()
     held = _connection(session)
+    if _AHEAD in session.info:
+        served = _served_ahead(session, held, work)
+        if served is not None:
+            return served
     dialect = held.conn.dialect
     found = [
         (_compiled(dialect, stmt, params[0] if params.__class__ is list else params), params) for stmt, params in work
@@ -85,6 +91,36 @@ def run_all(session: Session, work: list[tuple]) -> list[Rows]:
             for (stmt, _), (c, params) in zip(work, found, strict=True)
         ]
     return _Compiled.pipeline(held, found, begin=ready is pgwire.BEGIN)
+
+
+def read_ahead(session: Session, work: list[tuple], rows: list[Rows]) -> None:
+    """Keep what `work` returned (run in the same round trip as other statements) for a later run_all of the
+    same statements with the same parameters, which then sends nothing. They are served only while nothing
+    else has gone to the server since on this connection: a lock taken, a row written or anything read in
+    between drops them all (they might no longer be what the statement would return by then). PostgreSQL
+    only (on SQLite a statement costs no round trip); dropped between turns (TURN_CACHES)."""
+    held = session.info.get(_CONNECTION)
+    if held is None or held.wire is None or not work:
+        return
+    kept = {_ahead_key(stmt, params): found for (stmt, params), found in zip(work, rows, strict=True)}
+    session.info[_AHEAD] = (held.wire.exchanges, kept)
+
+
+def _served_ahead(session: Session, held: _Held, work: list[tuple]) -> list[Rows] | None:
+    exchanges, kept = session.info.pop(_AHEAD)
+    if held.wire is None or held.wire.exchanges != exchanges:
+        return None
+    try:
+        served = [kept.pop(_ahead_key(stmt, params)) for stmt, params in work]
+    except (KeyError, AttributeError, TypeError):  # one not read ahead (or many rows' parameters): all go
+        return None
+    if kept:
+        session.info[_AHEAD] = (exchanges, kept)
+    return served
+
+
+def _ahead_key(stmt, params: dict) -> tuple:
+    return id(stmt), tuple(sorted(params.items()))
 
 
 def collect_closing(session: Session) -> None:

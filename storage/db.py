@@ -148,7 +148,10 @@ def _server_engine(url, echo: bool) -> Engine:
     # prepare_threshold=None: psycopg prepares nothing itself, so its rollback never DEALLOCATEs ALL the
     # hot statements storage/pgwire.py prepared on the connection
     args = {"prepare_threshold": None}
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args)
+    engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args)
+    # what SQLAlchemy sends by its own means is counted with what goes through the Wire (core.read_ahead)
+    event.listen(engine, "before_execute", lambda conn, *_args: pgwire.sent(conn))
+    return engine
 
 
 def _sqlite_engine(url, echo: bool, pragmas: dict) -> Engine:

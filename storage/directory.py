@@ -78,6 +78,17 @@ class Directory:
             self.generation += 1
         return view
 
+    def unit_of(self, userid: str) -> tuple[str, str] | None:
+        """The active campaign's id and the person's unit code as the current view has them, if it has both:
+        without a statement and without the stamp checked (a guess, for reading ahead)."""
+        view = self._view
+        if view is None:
+            return None
+        person, campaign = view._people.get(userid), view._campaign
+        if person is None or not person.unit_code or campaign is _MISSING or campaign is None:
+            return None
+        return campaign.id, person.unit_code
+
     @staticmethod
     def reading_stamp(session: Session) -> tuple:
         """The stamp's statement and parameters, to run together with others (core.run_all)."""

@@ -120,10 +120,10 @@ def read(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys=
     whole = not known.whole and (missing is None or len(missing) > MAX_KEYS)
     if not whole and not missing:
         return run_all(session, list(also)) if also else []
-    params = {"campaign_id": campaign_id, "unit_code": unit_code}
     if whole:
-        stmt = prepared(session, f"{kind}.unit", lambda _: _select(kind, "campaign_id", "unit_code"))
+        stmt, params = reading_unit(session, kind, campaign_id, unit_code)
     else:
+        params = {"campaign_id": campaign_id, "unit_code": unit_code}
         params.update((f"k{i}", key) for i, key in enumerate(missing))
         stmt = prepared(session, f"{kind}.keys{len(missing)}", lambda _: _select_keys(kind, len(missing)))
     *done, rows = run_all(session, [*also, (stmt, params)])
@@ -135,6 +135,13 @@ def read(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys=
         known.rows.update(made)
         known.asked.update(missing)
     return done
+
+
+def reading_unit(session: Session, kind: str, campaign_id: str, unit_code: str) -> tuple:
+    """The statement and parameters that read a unit's whole table of a kind (what read() sends for it),
+    for core.run_all with others or core.read_ahead."""
+    stmt = prepared(session, f"{kind}.unit", lambda _: _select(kind, "campaign_id", "unit_code"))
+    return stmt, {"campaign_id": campaign_id, "unit_code": unit_code}
 
 
 def _select_keys(kind: str, n: int):

@@ -64,6 +64,13 @@ def wire(dbapi_conn, record_info: dict) -> Wire | None:
     return found
 
 
+def sent(conn) -> None:
+    """Count a statement SQLAlchemy sends on this connection by its own means (an ORM flush, a text query)."""
+    found = conn.connection.info.get(_KEY) if not conn.closed else None
+    if found is not None:
+        found.exchanges += 1
+
+
 def commit(conn) -> None:
     """COMMIT a SQLAlchemy connection's open transaction through its Wire (awaited on the event loop);
     psycopg's own commit() then finds the connection idle and sends nothing. Other drivers: nothing."""
@@ -76,11 +83,14 @@ def commit(conn) -> None:
 class Wire:
     """A psycopg connection's libpq handle, a dumper/loader context of its adapters, what is prepared on it."""
 
-    __slots__ = ("pgconn", "tx", "prepared", "encoding", "dbapi")
+    __slots__ = ("pgconn", "tx", "prepared", "encoding", "dbapi", "exchanges")
 
     def __init__(self, dbapi_conn):
         self.pgconn, self.tx, self.prepared = dbapi_conn.pgconn, Transformer(dbapi_conn), set()
         self.encoding, self.dbapi = dbapi_conn.info.encoding, dbapi_conn
+        # statements sent on the connection, through this Wire or (storage/db.py's listener) SQLAlchemy's
+        # own execute: what core.read_ahead compares to know that nothing went to the server in between
+        self.exchanges = 0
 
     def ready(self) -> str | None:
         """READY inside a transaction; BEGIN where psycopg would begin one with a plain BEGIN before the
@@ -101,6 +111,7 @@ class Wire:
         On the event loop (a turn run by greenlet_spawn, bot/lane.py) the wait is the loop's: it serves
         other requests meanwhile; elsewhere libpq waits, without the GIL."""
         self._prepare(stmt)
+        self.exchanges += 1
         if not in_greenlet():
             return self.checked(self.pgconn.exec_prepared(stmt.name, params, None, 0))
         pg = self.pgconn
@@ -127,6 +138,7 @@ class Wire:
         failed statement the server skips the rest, and the transaction is failed as after any error."""
         for stmt, _ in work:
             self._prepare(stmt)
+        self.exchanges += 1
         pg = self.pgconn
         pg.enter_pipeline_mode()
         try:
