@@ -106,6 +106,19 @@ def read_ahead(session: Session, work: list[tuple], rows: list[Rows]) -> None:
     session.info[_AHEAD] = (held.wire.exchanges, kept)
 
 
+def pipelines(session: Session, work: list[tuple]) -> bool:
+    """Whether run_all would send these statements in one libpq pipeline (each compiled for the wire)."""
+    held = _connection(session)
+    if held.wire is None:
+        return False
+    dialect = held.conn.dialect
+    for stmt, params in work:
+        found = _compiled(dialect, stmt, params[0] if params.__class__ is list else params)
+        if found is None or found.wire is None:
+            return False
+    return True
+
+
 def _served_ahead(session: Session, held: _Held, work: list[tuple]) -> list[Rows] | None:
     exchanges, kept = session.info.pop(_AHEAD)
     if held.wire is None or held.wire.exchanges != exchanges:
@@ -373,7 +386,12 @@ def _compiled(dialect, stmt, params: dict) -> _Compiled | None:
         or compiled.literal_execute_params
         or compiled.post_compile_params
     )
-    fast = _Compiled(compiled, dialect) if runnable else None
+    try:
+        fast = _Compiled(compiled, dialect) if runnable else None
+    except (exc.InvalidRequestError, TypeError):
+        # a column whose result processor depends on the type the server reports (psycopg's Float and
+        # Numeric): SQLAlchemy's own execute, which knows it from the cursor
+        fast = None
     _COMPILED[key] = (stmt, fast)
     return fast
 

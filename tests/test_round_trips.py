@@ -52,6 +52,18 @@ def test_in_a_batch_an_answer_turn_takes_two_round_trips_more(pg_services, trips
     assert sorted((r.unit_code, r.new) for r in rows if r.key == "dangweihui") == [("U01", "6"), ("U02", "6")]
 
 
+def test_an_answer_in_table_2_keeps_its_first_statements_in_one_round_trip(pg_services, trips):
+    # table 2's points (a float) go through SQLAlchemy's own execute: read ahead, they would split the
+    # turn's first pipeline into a statement each
+    dispatcher = pg_services.dispatcher
+    dispatcher.dispatch(Inbound("app", "wangfang", "自评", "k0"))
+    assert dispatcher._in_form == {"wangfang": "score"}
+    trips.clear()
+    answer = dispatcher.dispatch(Inbound("app", "wangfang", "115", "k1"))
+    assert "【2/7】" in answer[0].text
+    assert trips[:2] == ["pipeline", "pipeline"] and len(trips) <= 5, trips
+
+
 def test_a_turn_outside_a_form_reads_nothing_ahead(pg_services, trips):
     dispatcher = pg_services.dispatcher
     dispatcher.dispatch(Inbound("app", "wangfang", "填报", "k0"))
