@@ -1,7 +1,7 @@
 # Sourced by scripts/test-services.sh and scripts/bench-tools.sh: say things, and install a Debian package
 # (as root, or with sudo when it needs no password), running apt-get update once per shell.
 
-_say() { printf '[test-services] %s\n' "$*" >&2; }
+_say() { printf '[%s] %s\n' "${_SAY_AS:-test-services}" "$*" >&2; }
 
 _as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi; }
 

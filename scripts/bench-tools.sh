@@ -1,4 +1,5 @@
-# Sourced by the bench targets: wrk (the load tool of benchmarks/callbacks.py and votes), installed if missing.
+# Sourced by the bench targets: wrk (benchmarks/callbacks.py's load tool), installed if missing.
+_SAY_AS=bench-tools
 . scripts/apt.sh  # (sourced from the repository root, as make and .ci/run do)
 command -v wrk >/dev/null || _apt_install wrk || _say "WARNING: wrk could not be installed (apt-get install wrk)"
 true
