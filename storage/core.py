@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Callable
 from functools import partial
 
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session
@@ -248,7 +250,7 @@ class _Compiled:
         # values fixed in the statement (a literal compared against), under their bind names
         self.defaults = {k: v for k, v in compiled.construct_params(_check=False).items() if v is not None}
         self.binds = list(compiled._bind_processors.items())
-        self.wire = pgwire.statement(self.sql) if dialect.driver == "psycopg" else None
+        self.wire = pgwire.statement(_cast_floats(compiled)) if dialect.driver == "psycopg" else None
         names = self.wire.names if self.wire else tuple(compiled.positiontup or ()) if self.positional else ()
         self.names = names  # positional (and libpq): each slot's name, and the slots that need converting
         processors = dict(self.binds)
@@ -257,9 +259,7 @@ class _Compiled:
         self.returns = bool(columns)
         row = namedtuple("Row", [c[0] for c in columns], rename=True) if columns else tuple
         self.make = partial(tuple.__new__, row)  # what namedtuple._make does, in C, without its length check
-        self.results = [
-            (i, proc) for i, c in enumerate(columns) if (proc := c[3]._cached_result_processor(dialect, None))
-        ]
+        self.results = [(i, proc) for i, c in enumerate(columns) if (proc := _result_processor(c[3], dialect))]
         self.dbapi_error = dialect.loaded_dbapi.Error
 
     def ordered(self, params: dict) -> list:
@@ -369,6 +369,41 @@ class _Compiled:
         return list(map(self.make, zip(*columns, strict=True)))
 
 
+# psycopg's Float asks for the type the server reports before it names a result processor. A column
+# declared Float is created as FLOAT8 (REAL with a small precision) and reads back as such, and psycopg
+# loads both as a Python float, so its declared type answers for the server's (OID 701). Numeric is left to
+# SQLAlchemy's own execute: an expression over it may come back as another type.
+_SERVER_TYPE = ((sqltypes.Float, 701),)
+
+
+def _cast_floats(compiled) -> str:
+    """The SQL with each Float placeholder cast as its column is created (psycopg's dialect casts the
+    others itself): the wire prepares a statement without parameter types, and the server might not be
+    able to tell an uncast one's type."""
+    binds = {name: bind for bind, name in compiled.bind_names.items()}
+
+    def cast(match: re.Match) -> str:
+        bind = binds.get(match.group(1))
+        return (
+            f"{match.group(0)}::FLOAT" if bind is not None and isinstance(bind.type, sqltypes.Float) else match.group(0)
+        )
+
+    return _UNCAST.sub(cast, compiled.string)
+
+
+_UNCAST = re.compile(r"%\(([^)]+)\)s(?!::)")
+
+
+def _result_processor(type_, dialect):
+    try:
+        return type_._cached_result_processor(dialect, None)
+    except (exc.InvalidRequestError, TypeError):
+        for declared, oid in _SERVER_TYPE:
+            if isinstance(type_, declared) and dialect.name == "postgresql":
+                return type_._cached_result_processor(dialect, oid)
+        raise
+
+
 def _compiled(dialect, stmt, params: dict) -> _Compiled | None:
     if isinstance(stmt, TextClause):  # its rows' shape is known only from the cursor: SQLAlchemy's own way
         return None
@@ -389,8 +424,8 @@ def _compiled(dialect, stmt, params: dict) -> _Compiled | None:
     try:
         fast = _Compiled(compiled, dialect) if runnable else None
     except (exc.InvalidRequestError, TypeError):
-        # a column whose result processor depends on the type the server reports (psycopg's Float and
-        # Numeric): SQLAlchemy's own execute, which knows it from the cursor
+        # a column whose result processor depends on the type the server reports and is not known from
+        # its declaration (psycopg's Numeric): SQLAlchemy's own execute, which knows it from the cursor
         fast = None
     _COMPILED[key] = (stmt, fast)
     return fast
