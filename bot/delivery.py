@@ -119,7 +119,13 @@ class Sender:
     def workers(self, count: int) -> None:
         """A pool of `count` threads from now on (tests narrow it; rows already started finish where they are)."""
         self._workers = count
-        self._pool = ThreadPoolExecutor(count, thread_name_prefix="outbox-send")
+        self._pool = ThreadPoolExecutor(count, thread_name_prefix="outbox-send")  # the old one's end, unreferenced
+
+    def close(self) -> None:
+        """Let the pool's threads end: what is running finishes; rows not started yet are left to their
+        lease, which runs out, and are sent by whoever claims them next (as after a crash). `settle` first
+        for a clean stop."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def pump(self) -> int:
         """Commit what finished (when enough has, or long enough ago), then claim rows while fewer than two

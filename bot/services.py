@@ -27,6 +27,7 @@ class Services:
 
     def close(self) -> None:
         self.lane.close()
+        self.sender.close()
         self.db.dispose()
 
 

@@ -228,3 +228,27 @@ def test_the_first_success_after_an_outage_sends_the_backed_off_rows_at_once(wec
     wecom.sender.drain()  # the first fails again (due in 10 s); the second gets through
     assert row(wecom, second).status == "sent"
     assert row(wecom, first).status == "sent" and row(wecom, first).attempts == 2  # not 10 s later
+
+
+def test_closing_the_services_ends_the_senders_threads(sqlite_url, clock, fake):
+    # each Services used to leave its sending threads behind (idle, not daemons), and a test run gathered
+    # hundreds; so would a process that builds services again (the CLI's commands, a reload)
+    services = wired(sqlite_url, clock, fake)
+    sender = services.sender
+    enqueue(services, "t:1", "一", recipients=("wangfang",))
+    sender.pump()
+    sender.settle()
+    first = list(sender._pool._threads)
+    sender.workers = 3  # a pool replaced: its threads end (nothing refers to it)
+    for thread in first:
+        thread.join(timeout=5)
+    assert first and not any(t.is_alive() for t in first)
+    enqueue(services, "t:2", "二", recipients=("liqiang",))
+    sender.pump()
+    sender.settle()
+    assert {r.status for r in (row(services, 1), row(services, 2))} == {"sent"}
+    second = list(sender._pool._threads)
+    services.close()
+    for thread in second:
+        thread.join(timeout=5)
+    assert second and not any(t.is_alive() for t in second)
