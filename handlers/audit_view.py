@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from storage import audit, roster
 from storage.campaign import Campaign
 from storage.render import render
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 MAX_LIMIT = 10_000
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from storage.campaign import Campaign
 from storage.db import ON_LOOP, HandOff
@@ -15,6 +14,9 @@ from storage.directory import RosterView
 from storage.models import Person, Unit
 from storage.render import render
 from storage.secrecy import Keyring
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from handlers.docx_render import cell_text, render_docx
 from handlers.progress import unit_progress
@@ -15,6 +14,9 @@ from storage import roster
 from storage.campaign import Campaign
 from storage.models import Unit
 from storage.render import render
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from handlers.audit_view import audit_rows
 from handlers.progress import UnitProgress, all_progress, unit_progress
@@ -12,6 +11,9 @@ from storage import roster
 from storage.calendar import current_phase
 from storage.campaign import Campaign
 from storage.models import LiaisonGroup
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 BINS = 10  # the score distribution: ten equal bands of the table-2 total
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from handlers.tables import Question, questions
 from storage import entries, roster
 from storage.campaign import Campaign
 from storage.models import Submission, Unit
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 _FEW = 500  # up to this many units, read only their entries; beyond, read the campaign's in one go
 _EMPTY = (None, None)

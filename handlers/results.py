@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from storage import entries, roster, scoring
 from storage.campaign import Campaign
 from storage.models import BonusItem, GradeDecision, ReviewedScore, RoutineScore, Unit
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 def rounded(value: float | Decimal, precision: int) -> float:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from handlers.results import UnitResult, unit_result, unit_results
 from handlers.scoring import pending_bonus, weighting_line
 from storage import roster
 from storage.campaign import Campaign
 from storage.models import Unit
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 FINAL_BINS = 10
 

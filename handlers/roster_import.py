@@ -8,11 +8,13 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from storage import roster
 from storage.models import Person, Unit, utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 UNIT_COLUMNS = {
     "code": ("单位编码", "编码", "code"),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from handlers.errors import InputError
 from handlers.results import UnitResult, rounded, unit_result, unit_results
@@ -14,6 +13,9 @@ from storage import roster, scoring
 from storage.campaign import Campaign
 from storage.models import BonusItem, GradeDecision, ReviewedScore, Unit
 from storage.render import fmt_number as _n
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 __all__ = [
     "UnitResult",

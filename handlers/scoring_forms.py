@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
-from sqlmodel import Session
 
 from handlers import scoring
 from handlers.errors import InputError
 from storage.campaign import Campaign
 from storage.render import render
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 def _storable(value: str) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from sqlmodel import Session, select
+from typing import TYPE_CHECKING
 
 from handlers.vote_results import closed_results, recommended
+from storage import tallies
 from storage.campaign import Campaign
-from storage.models import ActivityEntry, LiaisonGroup, Person, ScoreEntry, Submission, Unit
 from storage.render import render
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 PHONE_BYTES = 2000  # WeCom caps a text message at 2048 bytes; keep a margin
 
@@ -64,42 +66,31 @@ class GroupLine:
 
 def unit_lines(*, session: Session, campaign: Campaign, group_id: int | None = None) -> list[UnitLine]:
     """Every unit's counts from four column reads: no ORM objects, so a city of 4,000 units stays fast."""
-    query = select(Unit.code, Unit.name, Unit.org_type, LiaisonGroup.name).join(LiaisonGroup)
-    if group_id is not None:
-        query = query.where(Unit.group_id == group_id)
     targets = {
         org: {a.key: a.targets.get(org) for a in campaign.activities_for(org)} for org in campaign.campaign.org_types
     }
     lines, applicable = {}, {}
-    for code, name, org, group in session.exec(query.order_by(Unit.code)):
+    for code, name, org, group in tallies.units(session=session, group_id=group_id):
         applicable[code] = targets.get(org, {})
         lines[code] = UnitLine(code, name, group, len(applicable[code]), len(campaign.categories))
     _add_entries(session, campaign, lines, applicable)
-    for code, submitted in session.exec(
-        select(Submission.unit_code, Submission.submitted).where(Submission.campaign_id == campaign.id)
-    ):
+    for code, submitted in tallies.submitted(session=session, campaign_id=campaign.id):
         if code in lines:
             lines[code].submitted = bool(submitted)
-    for name, code in session.exec(select(Person.name, Person.unit_code).where(Person.role == "clerk")):
+    for name, code in tallies.clerks(session=session):
         if code in lines:
             lines[code].clerks.append(name)
     return list(lines.values())
 
 
 def _add_entries(session: Session, campaign: Campaign, lines: dict, applicable: dict) -> None:
-    acts = select(ActivityEntry.unit_code, ActivityEntry.key, ActivityEntry.count).where(
-        ActivityEntry.campaign_id == campaign.id, ActivityEntry.count.is_not(None)
-    )
-    for code, key, count in session.exec(acts):
+    for code, key, count in tallies.filled_activities(session=session, campaign_id=campaign.id):
         line, targets = lines.get(code), applicable.get(code, {})
         if line is None or key not in targets:
             continue
         line.acts_filled += 1
         line.reached += targets[key] is None or count >= targets[key]
-    scores = select(ScoreEntry.unit_code, ScoreEntry.points).where(
-        ScoreEntry.campaign_id == campaign.id, ScoreEntry.points.is_not(None)
-    )
-    for code, points in session.exec(scores):
+    for code, points in tallies.filled_scores(session=session, campaign_id=campaign.id):
         if code in lines:
             lines[code].scores_filled += 1
             lines[code].points += points

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from handlers.base import Reply, Turn
 from storage import roster, votes
@@ -14,6 +13,9 @@ from storage.models import Vote
 from storage.render import render
 from storage.secrecy import Keyring
 from storage.times import shown
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 @dataclass(frozen=True)

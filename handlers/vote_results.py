@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from storage import votes
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 def closed_results(*, session: Session, campaign_id: str) -> list[votes.VoteResult]:
