@@ -65,7 +65,7 @@ def db_upgrade() -> None:
 
     s = settings()
     upgrade(s.database_url)
-    typer.echo(f"database at head: {s.database_url.split('@')[-1]}")
+    typer.echo(f"数据库结构已是最新：{s.database_url.split('@')[-1]}")
 
 
 @campaign_app.command("load")
@@ -78,7 +78,7 @@ def campaign_load(file: Path) -> None:
         campaign, changed = load_campaign_file(_db(s), file)
     except CampaignError as exc:
         fail(f"考核文件未通过检查：{exc}")
-    typer.echo(f"{'loaded' if changed else 'unchanged'}: {campaign.id} {campaign.campaign.title}")
+    typer.echo(f"{'已载入并启用' if changed else '与已启用的相同，未改动'}：{campaign.id} {campaign.campaign.title}")
 
 
 @campaign_app.command("show")
@@ -169,7 +169,7 @@ def export(
         fail(str(exc))
     if output:
         output.write_bytes(data)
-        typer.echo(f"written: {output}")
+        typer.echo(f"已写入：{output}")
     else:
         sys.stdout.write(data.decode("utf-8"))
 

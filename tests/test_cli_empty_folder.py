@@ -118,6 +118,9 @@ def test_demo_says_when_its_reminders_will_arrive_in_the_campaigns_zone(kaohe_he
 
 
 def test_the_shipped_campaign_still_loads(kaohe_here):
-    kaohe_here("db", "upgrade")
+    assert "数据库结构已是最新" in kaohe_here("db", "upgrade").stdout
     result = kaohe_here("campaign", "load", DEFAULT_CAMPAIGN)
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("已载入并启用：luoyang-2013 ")
+    again = kaohe_here("campaign", "load", DEFAULT_CAMPAIGN)  # the administrator is told nothing changed
+    assert again.returncode == 0 and again.stdout.startswith("与已启用的相同，未改动：luoyang-2013 ")

@@ -197,6 +197,7 @@ def test_cli_writes_an_xlsx_file_openpyxl_reads(demo_env, tmp_path):
         text=True,
     )
     assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "已写入：out.xlsx"
     assert openpyxl.load_workbook(tmp_path / "out.xlsx").sheetnames[:2] == ["附件1 统计表", "附件2 自查表"]
 
 
