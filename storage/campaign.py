@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -43,7 +44,7 @@ class Info(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}") from None
+            raise ValueError(f"不认识的时区 {value!r}（例如 Asia/Shanghai）") from None
         return value
 
 
@@ -77,7 +78,7 @@ class Phase(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Phase:
         if self.end < self.start:
-            raise ValueError(f"phase ends ({self.end}) before it starts ({self.start})")
+            raise ValueError(f"阶段的结束日（{self.end}）早于开始日（{self.start}）")
         return self
 
 
@@ -180,6 +181,61 @@ class Campaign(_Strict):
         return at if at.tzinfo else at.replace(tzinfo=self.tz)
 
 
+# pydantic's error types in the words of the person editing the file (the rest keep pydantic's own words)
+_REASONS = {
+    "missing": "缺少这一项",
+    "extra_forbidden": "不认识这一项（拼写错了，或放错了位置？）",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "string_type": "应为文字（加英文引号）",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "literal_error": "应为以下之一：{expected}",
+    "list_type": "应为列表（[...] 或 [[...]]）",
+    "dict_type": "应为表（[...] 或 {{...}}）",
+    "model_type": "应为表（[...] 或 {{...}}）",
+    "model_attributes_type": "应为表（[...] 或 {{...}}）",
+    "date_parsing": "日期格式不对（例如 2013-12-23）",
+    "date_from_datetime_parsing": "日期格式不对（例如 2013-12-23）",
+    "date_type": "日期格式不对（例如 2013-12-23）",
+    "datetime_parsing": "时间格式不对（例如 2013-12-23T09:00）",
+    "datetime_from_date_parsing": "时间格式不对（例如 2013-12-23T09:00）",
+    "datetime_type": "时间格式不对（例如 2013-12-23T09:00）",
+}
+
+
+def _reason(err: dict) -> str:
+    if err["type"] == "value_error":  # the model's own checks, already in these words
+        return err["msg"].removeprefix("Value error, ")
+    words = _REASONS.get(err["type"])
+    if words is None:
+        return f"取值不对（{err['msg']}）"
+    ctx = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in err.get("ctx", {}).items()}
+    if "expected" in ctx:  # "'a', 'b' or 'c'"
+        ctx["expected"] = str(ctx["expected"]).replace(" or ", ", ")
+    try:
+        return words.format(**ctx)
+    except (KeyError, IndexError):
+        return f"取值不对（{err['msg']}）"
+
+
+def _syntax_reason(detail: str) -> str:
+    """tomllib's message, with where it is in Chinese: `第 3 行第 9 列` (its own words kept after it)."""
+    where = re.search(r"\(at line (\d+), column (\d+)\)", detail)
+    if where:
+        return f"TOML 格式错误，第 {where[1]} 行第 {where[2]} 列（{detail[: where.start()].strip()}）"
+    if "(at end of document)" in detail:
+        return f"TOML 格式错误，在文件末尾（{detail.replace('(at end of document)', '').strip()}）"
+    return f"TOML 格式错误（{detail}）"
+
+
 def _location(loc: tuple, data: dict) -> str:
     """Turn a pydantic error location into the file's own words: `activities[3].targets`, with the item key."""
     parts: list[str] = []
@@ -209,9 +265,12 @@ def _check_consistency(c: Campaign) -> tuple[str, str] | None:
     for i, a in enumerate(c.activities):
         for org in a.targets:
             if org not in c.campaign.org_types:
-                return f"activities[{i}]({a.key}).targets", f"target for unknown org type {org!r}"
+                return (
+                    f"activities[{i}]({a.key}).targets",
+                    f"目标用了未列出的单位类型 {org!r}（campaign.org_types 里没有）",
+                )
         if a.at_most and a.at_most not in {x.key for x in c.activities}:
-            return f"activities[{i}]({a.key}).at_most", f"unknown activity {a.at_most!r}"
+            return f"activities[{i}]({a.key}).at_most", f"没有这个活动 {a.at_most!r}"
     for name, items in (
         ("phases", c.phases),
         ("activities", c.activities),
@@ -221,12 +280,12 @@ def _check_consistency(c: Campaign) -> tuple[str, str] | None:
         keys = [x.key for x in items]
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
-            return name, f"duplicate key {dupes[0]!r}"
+            return name, f"key 重复：{dupes[0]!r}"
     names = [g.name for g in c.grades]
     if len(set(names)) != len(names):
-        return "grades", "duplicate grade name"
+        return "grades", "等次名称重复"
     if "self_check" not in {p.key for p in c.phases}:
-        return "phases", "a phase with key 'self_check' is required"
+        return "phases", "必须有 key 为 'self_check' 的阶段（自查总结）"
     return _check_reminders(c)
 
 
@@ -237,11 +296,11 @@ def _check_reminders(c: Campaign) -> tuple[str, str] | None:
     for i, r in enumerate(c.reminders):
         where = f"reminders[{i}]({r.key})"
         if r.about not in phase_keys:
-            return f"{where}.about", f"unknown phase {r.about!r}"
+            return f"{where}.about", f"没有这个阶段 {r.about!r}"
         if not first <= c.reminder_time(r) < last:
             return (
                 f"{where}.at",
-                f"{r.at} is outside the campaign ({first.date()} to {(last - timedelta(days=1)).date()})",
+                f"{r.at} 不在考核期间内（{first.date()} 至 {(last - timedelta(days=1)).date()}）",
             )
     return None
 
@@ -251,13 +310,12 @@ def parse_campaign(text: str, file: str = "<campaign>") -> Campaign:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CampaignError(file, "(syntax)", str(exc)) from None
+        raise CampaignError(file, "(syntax)", _syntax_reason(str(exc))) from None
     try:
         campaign = Campaign.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        reason = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
-        raise CampaignError(file, _location(err["loc"], data), reason) from None
+        raise CampaignError(file, _location(err["loc"], data), _reason(err)) from None
     broken = _check_consistency(campaign)
     if broken:
         raise CampaignError(file, *broken)
@@ -268,6 +326,10 @@ def load_campaign(path: str | Path) -> Campaign:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CampaignError(str(path), "(file)", f"cannot read: {exc}") from None
+    except FileNotFoundError:
+        raise CampaignError(str(path), "(file)", "无法读取：找不到这个文件") from None
+    except UnicodeDecodeError:
+        raise CampaignError(str(path), "(file)", "无法读取：不是 UTF-8 编码的文本（请另存为 UTF-8）") from None
+    except OSError as exc:
+        raise CampaignError(str(path), "(file)", f"无法读取（{exc.strerror or exc}）") from None
     return parse_campaign(text, str(path))

@@ -18,32 +18,35 @@ def edited(old: str, new: str, count: int = 1) -> str:
 
 
 BROKEN = {
-    "missing_title": (edited('title = "2013年市直机关党建目标绩效考核"\n', ""), "campaign.title", "missing"),
+    "missing_title": (edited('title = "2013年市直机关党建目标绩效考核"\n', ""), "campaign.title", "缺少这一项"),
     "unknown_org_type": (
         edited('targets = { "党委" = 6 }', 'targets = { "党委" = 6, "机关" = 3 }'),
         "activities[0](dangweihui).targets",
-        "unknown org type '机关'",
+        "未列出的单位类型 '机关'",
     ),
     "reminder_outside": (
         edited('at = "2013-12-28T09:10"', 'at = "2014-01-05T09:10"'),
         "reminders[7](committee_opens).at",
-        "outside the campaign",
+        "不在考核期间内（2013-12-09 至 2013-12-31）",
     ),
     "phase_backwards": (
         edited('start = "2013-12-23"\nend = "2013-12-27"', 'start = "2013-12-23"\nend = "2013-12-20"'),
         "phases[2](group_review)",
-        "before it starts",
+        "结束日（2013-12-20）早于开始日（2013-12-23）",
     ),
     "unknown_audience": (
         edited('audience = "admins"', 'audience = "everyone"'),
         "reminders[7](committee_opens).audience",
-        "clerks_not_submitted",
+        "应为以下之一：'clerks_not_submitted', 'clerks_all', 'liaison_officers', 'voters_not_voted', 'admins'",
     ),
-    "toml_syntax": (edited("[weights]", "[weights"), "(syntax)", "line "),
+    "toml_syntax": (edited("[weights]", "[weights"), "(syntax)", "TOML 格式错误，第 24 行第 9 列（Expected ']'"),
+    "unknown_key": (edited('issuer = "', 'isuer = "'), "campaign.isuer", "不认识这一项"),
+    "points_not_positive": (edited("points = 120", "points = -5"), "categories[0](leadership).points", "应大于 0"),
+    "subitems_as_words": (edited("subitems = 3", 'subitems = "三"'), "categories[0](leadership).subitems", "应为整数"),
     "duplicate_activity": (
         edited('key = "zongzhihui"', 'key = "dangweihui"'),
         "activities",
-        "duplicate key 'dangweihui'",
+        "key 重复：'dangweihui'",
     ),
 }
 
@@ -69,12 +72,21 @@ def test_mistake_is_refused_with_file_key_and_reason(tmp_path, case):
     assert str(refused.value).startswith(f"{path}: {key}: ")
 
 
+def test_a_reason_reads_as_the_file_was_written(tmp_path):
+    # pydantic's bound is a float (0.0); the person wrote points, so it reads 应大于 0
+    path = tmp_path / "zero.toml"
+    path.write_text(edited("points = 120", "points = 0"), encoding="utf-8")
+    with pytest.raises(CampaignError) as refused:
+        load_campaign(path)
+    assert refused.value.reason == "应大于 0"
+
+
 def test_missing_file_is_refused_with_its_name(tmp_path):
     path = tmp_path / "nowhere.toml"
     with pytest.raises(CampaignError) as refused:
         load_campaign(path)
     assert (refused.value.file, refused.value.key) == (str(path), "(file)")
-    assert "cannot read" in refused.value.reason
+    assert refused.value.reason == "无法读取：找不到这个文件"
 
 
 def test_file_not_in_utf8_is_refused(tmp_path):
@@ -83,6 +95,7 @@ def test_file_not_in_utf8_is_refused(tmp_path):
     with pytest.raises(CampaignError) as refused:
         load_campaign(path)
     assert (refused.value.file, refused.value.key) == (str(path), "(file)")
+    assert "不是 UTF-8 编码" in refused.value.reason
 
 
 def test_binary_junk_is_refused(tmp_path):

@@ -201,7 +201,7 @@ def test_bad_scoring_keys_are_refused_naming_the_key(extra, key):
 
 
 def test_duplicate_grade_names_are_refused():
-    with pytest.raises(CampaignError, match="duplicate grade name"):
+    with pytest.raises(CampaignError, match="等次名称重复"):
         campaign_with('[[grades]]\nname = "好"\nmin_score = 95.0')
 
 
