@@ -4,6 +4,7 @@ outbox, demo."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -228,7 +229,7 @@ def votes(format: str = typer.Option("text", "--format", help="text or json")) -
     from storage.render import render
 
     if format not in ("text", "json"):
-        fail(f"--format: {format!r} is not text or json")
+        fail(f"--format 只能是 text 或 json，不能是 {format!r}")
     rows = votes_overview(_db(settings()))
     if format == "json":
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -315,13 +316,60 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        app()
+        code = app(standalone_mode=False)  # click's usage errors come here, to be said in one line
+    except typer.Abort:
+        typer.echo("kaohe：已取消", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # the contract: a failure is one line on stderr, never a traceback
+        if "UsageError" in _kinds(exc):
+            try:
+                said = _usage_error(exc)
+            except Exception:  # a click of another shape: its own words, still one line
+                said = f"命令用法不对（{_one_line(exc)}），用「kaohe --help」查看用法"
+            typer.echo(f"kaohe：{said}", err=True)
+            sys.exit(getattr(exc, "exit_code", 2))
         logging.getLogger(__name__).debug("kaohe failed", exc_info=True)
         typer.echo(f"kaohe：出错了：{_one_line(exc)}", err=True)
         sys.exit(1)
+
+    sys.exit(code if isinstance(code, int) else 0)  # typer.Exit's code (fail() gives 2), else 0
+
+
+def _kinds(exc: Exception) -> set[str]:
+    """Its classes' names: typer carries its own copy of click, whose exceptions it does not export."""
+    return {c.__name__ for c in type(exc).__mro__}
+
+
+def _param_name(param) -> str:
+    """FILE for an argument, --as for an option, as `--help` shows them."""
+    if param is None:
+        return ""
+    opts = getattr(param, "opts", None) or [getattr(param, "name", None) or ""]
+    return opts[0].upper() if getattr(param, "param_type_name", "") == "argument" else " / ".join(opts)
+
+
+def _usage_error(exc) -> str:
+    """A usage mistake (a missing argument, an unknown option or command) in the operator's words."""
+    ctx = getattr(exc, "ctx", None)
+    help_hint = f"用「{ctx.command_path if ctx else 'kaohe'} --help」查看用法"
+    kinds, message = _kinds(exc), str(getattr(exc, "message", exc))
+    param = getattr(exc, "param", None)
+    if "MissingParameter" in kinds:
+        return f"缺少参数 {_param_name(param)}，{help_hint}"
+    if "NoSuchOption" in kinds:
+        return f"没有 {exc.option_name} 这个选项，{help_hint}"
+    needs = re.match(r"Option '(.+)' requires an argument", message)
+    if needs:
+        return f"{needs[1]} 后面要跟一个值，{help_hint}"
+    if "BadParameter" in kinds:
+        what = "应为整数" if "integer" in message else f"值不对（{message}）"
+        return f"{_param_name(param) or '参数'} {what}，{help_hint}"
+    found = re.match(r"No such command '(.+)'", message)
+    if found:
+        return f"没有 {found[1]} 这个命令，{help_hint}"
+    return f"命令用法不对（{exc.message}），{help_hint}"
 
 
 def _one_line(exc: Exception) -> str:

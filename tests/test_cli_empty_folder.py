@@ -86,6 +86,7 @@ def test_an_unreachable_database_server_is_one_line(kaohe_here):
         (("outbox", "--limit", "0"), {}),
         (("outbox", "retry", "abc"), {}),
         (("campaign", "show"), {}),
+        (("votes", "--format", "xml"), {}),
     ],
 )
 def test_operator_errors_speak_one_voice(kaohe_here, args, env):
@@ -124,3 +125,21 @@ def test_the_shipped_campaign_still_loads(kaohe_here):
     assert result.stdout.startswith("已载入并启用：luoyang-2013 ")
     again = kaohe_here("campaign", "load", DEFAULT_CAMPAIGN)  # the administrator is told nothing changed
     assert again.returncode == 0 and again.stdout.startswith("与已启用的相同，未改动：luoyang-2013 ")
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (("campaign", "load"), "缺少参数 FILE，用「kaohe campaign load --help」查看用法"),
+        (("chat",), "缺少参数 --as，"),
+        (("nosuch",), "没有 nosuch 这个命令，用「kaohe --help」查看用法"),
+        (("export", "--bogus"), "没有 --bogus 这个选项，用「kaohe export --help」查看用法"),
+        (("export", "--format"), "--format 后面要跟一个值"),
+        (("serve", "--port", "abc"), "--port 应为整数"),
+        (("export", "--format", "json", "extra"), "命令用法不对（"),
+    ],
+)
+def test_a_usage_mistake_is_one_chinese_line_with_where_to_look(kaohe_here, args, said):
+    # click's own answer is a framed block of English on several lines
+    result = kaohe_here(*args)
+    assert said in one_chinese_line(result) and result.returncode == 2
