@@ -369,7 +369,7 @@ def _usage_error(exc) -> str:
     found = re.match(r"No such command '(.+)'", message)
     if found:
         return f"没有 {found[1]} 这个命令，{help_hint}"
-    return f"命令用法不对（{exc.message}），{help_hint}"
+    return f"命令用法不对（{message}），{help_hint}"
 
 
 def _one_line(exc: Exception) -> str:
