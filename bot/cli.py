@@ -18,16 +18,16 @@ NOT_CURRENT = "数据库结构不是最新的：请先运行 `kaohe db upgrade`"
 NO_CAMPAIGN = "没有进行中的考核：请先运行 `kaohe campaign load FILE`"
 
 app = typer.Typer(
-    help="考核助手 kaohe: a WeCom bot for the year-end party-building evaluation.",
+    help="考核助手 kaohe：在企业微信里完成年终党建目标绩效考核。",
     no_args_is_help=True,
     add_completion=False,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-campaign_app = typer.Typer(help="The campaign file.", no_args_is_help=True)
-roster_app = typer.Typer(help="Units and people.", no_args_is_help=True)
+db_app = typer.Typer(help="数据库结构。", no_args_is_help=True)
+campaign_app = typer.Typer(help="考核文件。", no_args_is_help=True)
+roster_app = typer.Typer(help="单位和人员名单。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
-scores_app = typer.Typer(help="Routine (平时) scores.", no_args_is_help=True)
+scores_app = typer.Typer(help="平时成绩。", no_args_is_help=True)
 app.add_typer(roster_app, name="roster")
 app.add_typer(scores_app, name="scores")
 
@@ -59,7 +59,7 @@ def _db(s: Settings, *, migrated: bool = True):
     return db
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", help="创建数据库，或把它的结构升级到最新。")
 def db_upgrade() -> None:
     """Create or migrate the database schema."""
     from storage.migrate import upgrade
@@ -69,7 +69,7 @@ def db_upgrade() -> None:
     typer.echo(f"数据库结构已是最新：{s.database_url.split('@')[-1]}")
 
 
-@campaign_app.command("load")
+@campaign_app.command("load", help="检查考核文件（TOML），通过后把它设为启用的考核。")
 def campaign_load(file: Path) -> None:
     """Check a campaign file and make it the active campaign."""
     from bot.operations import load_campaign_file
@@ -82,7 +82,7 @@ def campaign_load(file: Path) -> None:
     typer.echo(f"{'已载入并启用' if changed else '与已启用的相同，未改动'}：{campaign.id} {campaign.campaign.title}")
 
 
-@campaign_app.command("show")
+@campaign_app.command("show", help="显示启用的考核：阶段、两张表、提醒。")
 def campaign_show() -> None:
     """Print the active campaign."""
     from storage import campaigns
@@ -95,7 +95,9 @@ def campaign_show() -> None:
     typer.echo(render("campaign_show.txt", c=campaign))
 
 
-@roster_app.command("import")
+@roster_app.command(
+    "import", help="从 CSV 或 XLSX 导入单位和人员名单；列出新增、更新、未变、拒绝（带行号）、停用和恢复。"
+)
 def roster_import(units: Path, people: Path) -> None:
     """Import units and people from CSV or XLSX; prints added, changed and refused rows."""
     from bot.operations import import_roster_files
@@ -109,7 +111,7 @@ def roster_import(units: Path, people: Path) -> None:
         typer.echo("\n".join(report.lines()))
 
 
-@scores_app.command("import")
+@scores_app.command("import", help="从 CSV 或 XLSX 导入平时成绩（列：单位编码、平时成绩）；有一行被拒就一行也不写入。")
 def scores_import(file: Path) -> None:
     """Routine scores from CSV or XLSX (单位编码, 平时成绩); one refused row and nothing is written."""
     from bot.operations import import_routine_file
@@ -124,8 +126,8 @@ def scores_import(file: Path) -> None:
         fail("有被拒绝的行，未导入任何成绩；改正后重新导入", 1)
 
 
-@app.command()
-def results(format: str = typer.Option("text", "--format", help="text, json or csv")) -> None:
+@app.command(help="每个单位的年终得分、平时成绩、批准的加分、总分、建议等次和评定等次，以及改动的理由。")
+def results(format: str = typer.Option("text", "--format", help="text、json 或 csv")) -> None:
     """Per unit: year-end, routine, approved bonus, final score, proposed and decided grade, with reasons."""
     from handlers.results_export import ResultsError, results_bytes
 
@@ -136,8 +138,8 @@ def results(format: str = typer.Option("text", "--format", help="text, json or c
     sys.stdout.write(data.decode("utf-8"))
 
 
-@app.command()
-def chat(as_: str = typer.Option(..., "--as", help="the userid to speak as")) -> None:
+@app.command(help="在终端里以某人的身份和机器人对话。")
+def chat(as_: str = typer.Option(..., "--as", help="以哪个企业微信账号的身份对话")) -> None:
     """Chat with the bot in the terminal as that person."""
     from bot.channels.console import run_console
     from bot.services import build_services
@@ -154,10 +156,10 @@ def chat(as_: str = typer.Option(..., "--as", help="the userid to speak as")) ->
     run_console(build_services(s), as_, sys.stdin, sys.stdout)
 
 
-@app.command()
+@app.command(help="导出填好的考核表（xlsx 为通知附件的格式）。")
 def export(
-    format: str = typer.Option("json", "--format", help="xlsx, csv or json"),
-    output: Path | None = typer.Option(None, "-o", "--output", help="file to write (default: stdout)"),
+    format: str = typer.Option("json", "--format", help="xlsx、csv 或 json"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="写入的文件（不写则输出到终端）"),
 ) -> None:
     """The filled tables."""
     from handlers.export import ExportError, export_tables
@@ -175,12 +177,12 @@ def export(
         sys.stdout.write(data.decode("utf-8"))
 
 
-@app.command()
+@app.command(help="启动网页服务（回调、模拟器、管理页面）；除非加 --no-scheduler，也在本进程里发提醒。")
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
-    no_scheduler: bool = typer.Option(False, "--no-scheduler", help="leave reminders to `kaohe scheduler`"),
-    workers: int = typer.Option(1, help="web worker processes (use PostgreSQL for more than one)"),
+    no_scheduler: bool = typer.Option(False, "--no-scheduler", help="提醒交给 `kaohe scheduler` 发"),
+    workers: int = typer.Option(1, help="网页进程数（多于一个时请用 PostgreSQL）"),
 ) -> None:
     """The web service; runs the reminder scheduler in-process unless told not to."""
     import uvicorn
@@ -199,7 +201,7 @@ def serve(
     uvicorn.run(create_app(s, scheduler=not no_scheduler), host=host, port=port, http=PROTOCOL)
 
 
-@app.command()
+@app.command(help="只运行提醒和发送队列，用于多个网页进程的部署。")
 def scheduler() -> None:
     """The reminder scheduler and outbox sender alone, for deployments with several web workers."""
     from bot.scheduler import run_forever
@@ -209,8 +211,8 @@ def scheduler() -> None:
     run_forever(s)
 
 
-@app.command()
-def reminders(at: str | None = typer.Option(None, "--at", help="ISO time, e.g. 2013-12-16T09:10+08:00")) -> None:
+@app.command(help="哪些提醒到期了（或在 --at 那个时间会到期）、发给谁、哪些已发出。")
+def reminders(at: str | None = typer.Option(None, "--at", help="ISO 时间，例如 2013-12-16T09:10+08:00")) -> None:
     """Which reminders are due (or would be at that time), to whom, and which were sent."""
     from bot.secret_key import keyring
     from schedules.report import reminders_report
@@ -220,8 +222,8 @@ def reminders(at: str | None = typer.Option(None, "--at", help="ISO time, e.g. 2
     typer.echo(reminders_report(_db(s), moment, keyring=keyring(s)))
 
 
-@app.command()
-def votes(format: str = typer.Option("text", "--format", help="text or json")) -> None:
+@app.command(help="每一次民主推荐：联络组、类别、状态、投票人数，结束后的票数（从不显示谁投了谁）。")
+def votes(format: str = typer.Option("text", "--format", help="text 或 json")) -> None:
     """Every recommendation vote: group, kind, status, turnout, and the counts once closed (never who chose whom)."""
     import json
 
@@ -237,10 +239,10 @@ def votes(format: str = typer.Option("text", "--format", help="text or json")) -
         typer.echo(render("votes_report.txt", rows=rows))
 
 
-@app.command()
+@app.command(help="修改记录：谁在什么时间（考核所在时区）把什么从什么改成了什么。")
 def audit(
-    unit: str | None = typer.Option(None, "--unit", help="one unit's code, e.g. U01 (default: every unit)"),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="how many of the newest changes"),
+    unit: str | None = typer.Option(None, "--unit", help="单位编码，例如 U01（不写则所有单位）"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="最近的多少条修改"),
 ) -> None:
     """The audit trail: who changed what, from what, to what, when (in the campaign's zone)."""
     from handlers.audit_view import audit_rows
@@ -257,11 +259,11 @@ def audit(
     typer.echo(render("audit.txt", rows=list(reversed(rows)), unit=found, zone=zone))
 
 
-@app.command()
+@app.command(help="准备 make run 的演示：数据库、移到今天的 2013 年考核、示例名单。")
 def demo(
-    campaign_out: Path = typer.Option(Path("var/demo-campaign.toml"), help="where to write the demo campaign"),
+    campaign_out: Path = typer.Option(Path("var/demo-campaign.toml"), help="演示考核文件写到哪里"),
     admin_token_file: Path | None = typer.Option(
-        None, help="keep a random admin token for the demo's dashboard here (made once, then reused)"
+        None, help="演示管理页面的随机令牌存在这个文件里（第一次生成，之后沿用）"
     ),
 ) -> None:
     """Prepare the demo of `make run`: schema, the 2013 campaign moved to today, the sample roster."""

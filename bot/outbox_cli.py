@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import typer
 
-outbox_app = typer.Typer(help="Messages waiting, sent, failed or expired; resend what failed.")
+outbox_app = typer.Typer(help="待发、已发、失败或过期的消息；重发失败的。")
 
 
 @outbox_app.callback(invoke_without_command=True)
 def outbox_list(
     ctx: typer.Context,
-    status: list[str] = typer.Option(None, "--status", help="pending, sending, sent, failed or expired (repeatable)"),
-    limit: str = typer.Option("50", "--limit", help="how many of the newest rows (1-10000)"),
+    status: list[str] = typer.Option(None, "--status", help="pending、sending、sent、failed 或 expired（可写多次）"),
+    limit: str = typer.Option("50", "--limit", help="最近的多少条（1 到 10000）"),
 ) -> None:
     """The outbox's newest messages: status, recipients, attempts, next try, last error."""
     if ctx.invoked_subcommand:
@@ -29,10 +29,10 @@ def outbox_list(
         fail(str(exc))
 
 
-@outbox_app.command("retry")
+@outbox_app.command("retry", help="把发送失败（或已过期）的消息再发一次；对已送达的，只发给企业微信拒收的人。")
 def outbox_retry(
-    ids: list[str] = typer.Argument(None, help="outbox ids, as `kaohe outbox` lists them"),
-    failed: bool = typer.Option(False, "--failed", help="every message that failed for good"),
+    ids: list[str] = typer.Argument(None, help="消息编号，即 `kaohe outbox` 列出的编号"),
+    failed: bool = typer.Option(False, "--failed", help="所有最终失败的消息"),
 ) -> None:
     """Send failed or expired messages again (for another day); for a delivered one, those WeCom refused."""
     from bot.cli import _db, fail, settings

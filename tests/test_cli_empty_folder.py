@@ -143,3 +143,13 @@ def test_a_usage_mistake_is_one_chinese_line_with_where_to_look(kaohe_here, args
     # click's own answer is a framed block of English on several lines
     result = kaohe_here(*args)
     assert said in one_chinese_line(result) and result.returncode == 2
+
+
+@pytest.mark.parametrize("args", [(), ("campaign",), ("roster",), ("outbox",), ("db",), ("scores",)])
+def test_help_describes_every_command_in_chinese(kaohe_here, args):
+    # where a usage mistake points the administrator (「kaohe … --help」)
+    result = kaohe_here(*args, "--help", env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    box = result.stdout.split("Commands")[1] if "Commands" in result.stdout else ""
+    rows = [line.strip("│ ").split(None, 1) for line in box.splitlines() if line.startswith("│")]
+    assert rows and all(len(row) == 2 and CHINESE.search(row[1]) for row in rows), result.stdout
