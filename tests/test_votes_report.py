@@ -76,7 +76,7 @@ def test_kaohe_votes_text_and_a_bad_format(kaohe, cli_services):
     assert "第一联络组 先进基层党组织（advanced_org）: 已结束，应到 5，实到 2" in text
     assert "1. 市财政局机关党委: 2 票" in text and "进行中" in text
     bad = kaohe("votes", "--format", "xml")
-    assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "not text or json" in bad.stderr
+    assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "--format 只能是 text 或 json" in bad.stderr
 
 
 def test_kaohe_reminders_names_exactly_the_voters_without_a_ballot(kaohe, cli_services):
