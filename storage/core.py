@@ -373,7 +373,7 @@ class _Compiled:
 # declared Float is created as FLOAT8 (REAL with a small precision) and reads back as such, and psycopg
 # loads both as a Python float, so its declared type answers for the server's (OID 701). Numeric is left to
 # SQLAlchemy's own execute: an expression over it may come back as another type.
-_SERVER_TYPE = ((sqltypes.Float, 701),)
+_FLOAT8 = 701
 
 
 def _cast_floats(compiled) -> str:
@@ -398,9 +398,8 @@ def _result_processor(type_, dialect):
     try:
         return type_._cached_result_processor(dialect, None)
     except (exc.InvalidRequestError, TypeError):
-        for declared, oid in _SERVER_TYPE:
-            if isinstance(type_, declared) and dialect.name == "postgresql":
-                return type_._cached_result_processor(dialect, oid)
+        if dialect.name == "postgresql" and isinstance(type_, sqltypes.Float):
+            return type_._cached_result_processor(dialect, _FLOAT8)
         raise
 
 
