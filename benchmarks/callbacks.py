@@ -142,8 +142,10 @@ class Server:
     def post(self, query: str, body: str) -> requests.Response:
         return requests.post(f"{self.base}/wecom/callback?{query}", data=body.encode(), timeout=10)
 
-    def counters(self, mark: bool = False) -> dict:
-        return requests.post(f"{self.base}/_bench/{'mark' if mark else 'stats'}", timeout=10).json()
+    def counters(self, mark: bool = False, count: bool = False) -> dict:
+        """The counters (then zeroed if `mark`); SQL statements are counted from now on if `count`, or not."""
+        path = f"{'mark' if mark else 'stats'}?count={int(count)}"
+        return requests.post(f"{self.base}/_bench/{path}", timeout=10).json()
 
     def cpu_s(self, system_only: bool = False) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -159,11 +161,13 @@ class Server:
         self.proc.wait(30)
 
 
-def measure(server: Server, file: Path, args, profile: str = "") -> Measured:
-    server.counters(mark=True)
-    spy = _profiler(server, profile, args.seconds) if profile else None
+def measure(server: Server, file: Path, args, profile: str = "", seconds: float = 0, count: bool = False) -> Measured:
+    """One wrk run of `seconds` (args.seconds); `count`: SQL statements counted in it (a listener, which costs)."""
+    seconds = seconds or args.seconds
+    server.counters(mark=True, count=count)
+    spy = _profiler(server, profile, seconds) if profile else None
     cpu, sys_cpu, busy, children = server.cpu_s(), server.cpu_s(True), _machine_ticks(), os.times()
-    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{int(args.seconds)}s", "--timeout", "5s"]
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{int(seconds)}s", "--timeout", "5s"]
     out = subprocess.run(
         [*cmd, "-s", str(LUA), server.base, "--", str(file), str(args.threads)], capture_output=True, text=True
     )
@@ -178,7 +182,7 @@ def measure(server: Server, file: Path, args, profile: str = "") -> Measured:
     m.server_cpu_s, m.server_sys_s = server.cpu_s() - cpu, server.cpu_s(True) - sys_cpu
     m.wrk_cpu_s = (after.children_user + after.children_system) - (children.children_user + children.children_system)
     m.machine_busy = _busy_since(busy)
-    m.stats, m.rss_mb = server.counters(), server.rss_mb()
+    m.stats, m.rss_mb = server.counters(), server.rss_mb()  # and counting stops
     return m
 
 
@@ -275,6 +279,7 @@ def run(label: str, url: str, args) -> None:
         echo, turn, robot = Server("echo"), Server("turn", url), Server("werobot", sessions, *wal)
         try:
             file = Path(tmp) / "requests.txt"
+            counted = warm_up(args, gen, file, url, clerks, pools, width, users, (echo, turn, robot))
             for i in range(args.repeat):
                 gen.write(file, int(args.seconds * args.floor_guess), None)
                 floors.append(measure(echo, file, args))
@@ -293,7 +298,28 @@ def run(label: str, url: str, args) -> None:
         finally:
             for server in (echo, turn, robot):
                 server.stop()
-    report(f"{label}{', WeRoBot session in WAL' if args.werobot_wal else ''}", args, floors, turns, robots)
+    report(f"{label}{', WeRoBot session in WAL' if args.werobot_wal else ''}", args, floors, turns, robots, counted)
+
+
+def warm_up(args, gen: Requests, file: Path, url: str, clerks, pools, width: int, users, servers) -> Measured:
+    """Unmeasured, before the first run: `--warmup` seconds of wrk at each server (a process's first seconds
+    freeze its heap, load the roster and compile statements and templates: not what it does after), then the
+    same at the turn with its SQL statements counted. The counter is an event listener, a call for each
+    statement: it listens in that run only, never in a measured one. Returns the counted run."""
+    echo, turn, robot = servers
+    seconds, rate = args.warmup, args.floor_guess
+    for counting in (False, True):
+        if not counting:
+            gen.write(file, int(seconds * rate), None)
+            measure(echo, file, args, seconds=seconds)
+            gen.write(file, int(seconds * rate), None, users=users)
+            measure(robot, file, args, seconds=seconds)
+        expected = gen.write(file, int(seconds * rate * 0.5) + 1000, pools, width)
+        done = measure(turn, file, args, seconds=seconds, count=counting)
+        done.checked = check_answers(url, expected)
+        for clerk in clerks:
+            clerk.resync()
+    return done
 
 
 def main() -> None:
@@ -308,6 +334,9 @@ def main() -> None:
     parser.add_argument("--profile", default="", help="py-spy's collapsed stacks of the last turn run, to this file")
     parser.add_argument(
         "--werobot-wal", action="store_true", help="WeRoBot's session in WAL, synchronous=NORMAL (as the service)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=3, help="seconds of unmeasured load at each server first, then counted"
     )
     parser.add_argument("--floor-guess", type=float, default=4000, help="requests/s to prepare for the floor")
     args = parser.parse_args()

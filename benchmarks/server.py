@@ -74,17 +74,21 @@ class Counters:
 
 
 class WithCounters:
-    """ASGI wrapper: GET /_bench/stats reads the counters, POST /_bench/mark zeroes them."""
+    """ASGI wrapper: /_bench/stats reads the counters, /_bench/mark reads and zeroes them; with ?count=1 the
+    SQL statements are counted from then on, with ?count=0 no longer (`counting`, where the app has them)."""
 
-    def __init__(self, app, counters: Counters):
-        self.app, self.counters = app, counters
+    def __init__(self, app, counters: Counters, counting=None):
+        self.app, self.counters, self.counting = app, counters, counting
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith("/_bench/"):
             return await self.app(scope, receive, send)
+        body = json.dumps(self.counters.as_dict()).encode()
         if scope["path"] == "/_bench/mark":
             self.counters.reset()
-        body = json.dumps(self.counters.as_dict()).encode()
+        count = scope["query_string"].decode().partition("count=")[2][:1]
+        if count and self.counting is not None:
+            self.counting(count == "1")
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
 
@@ -99,11 +103,19 @@ def turn_app(url: str, counters: Counters):
 
     settings = load_settings(database_url=url, corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, _env_file=None)
     services = build_services(settings, clock=FixedClock(AT))
-    event.listen(services.db.engine, "before_cursor_execute", counters.on_statement)
+    # The statement counter is a SQLAlchemy event listener, which costs each statement a call (about 3 % of
+    # the turn's CPU in a profile): it listens only while the benchmark counts (/_bench/mark?count=1), in a
+    # run of its own, never in a measured one. A transaction asks whether anyone listens when it begins.
+    engine = services.db.engine
+
+    def counting(on: bool) -> None:
+        if on != event.contains(engine, "before_cursor_execute", counters.on_statement):
+            (event.listen if on else event.remove)(engine, "before_cursor_execute", counters.on_statement)
+
     # callbacks reach the dispatcher through the turn lane, one dispatch_many per transaction
     services.dispatcher.dispatch_many = counters.counted_many(services.dispatcher.dispatch_many)
     services.dispatcher.dispatch_on_loop = counters.counted_many(services.dispatcher.dispatch_on_loop)
-    return create_app(settings, services=services, sender=True, scheduler=False)
+    return create_app(settings, services=services, sender=True, scheduler=False), counting
 
 
 def main() -> None:
@@ -125,10 +137,10 @@ def main() -> None:
     if args.app == "echo":
         from benchmarks.echo import create_echo_app
 
-        app = create_echo_app(TOKEN, AES_KEY, CORP_ID)
+        app, counting = create_echo_app(TOKEN, AES_KEY, CORP_ID), None
     else:
-        app = turn_app(args.url, counters)
-    config = uvicorn.Config(WithCounters(app, counters), log_level="warning", access_log=False, lifespan="on")
+        app, counting = turn_app(args.url, counters)
+    config = uvicorn.Config(WithCounters(app, counters, counting), log_level="warning", access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=[_listen()])
 
 
