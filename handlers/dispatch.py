@@ -112,35 +112,37 @@ class Dispatcher:
         """The sender's replies, and the turn's closing writes (its state, its stored answer), which the
         caller runs before anything else reads them: at once, or with the next turn's first statements.
         `before`: the previous turn's, run first, in the same round trip as this turn's first reads."""
-        inbound = dataclasses.replace(inbound, text=_UNSTORABLE.sub("", inbound.text))
+        text = _UNSTORABLE.sub("", inbound.text)
+        if text != inbound.text:
+            inbound = dataclasses.replace(inbound, text=text)
+        now = self.clock.now()  # one instant for everything the turn writes
         if not locked:
             self.db.lock_person(session, inbound.userid)  # before anything of the person is read
-        # the key, the stamp and the person's state in one go (one round trip on PostgreSQL); the reads
-        # come after the claim (and after the writes before them), as they would one by one
+        # the key (with the roster's stamp) and the person's state in one go (one round trip on PostgreSQL);
+        # the reads come after the claim (and after the writes before them), as they would one by one
         ahead = self._ahead(session, inbound.userid)
         first = [
             *before,
-            dialogs.claiming(session, inbound.msg_key, inbound.userid, self.clock.now()),
-            self.directory.reading_stamp(session),
+            dialogs.claiming(session, inbound.msg_key, inbound.userid, now),
             dialogs.reading_state(session, inbound.userid),
             *ahead,
         ]
-        claimed, stamp, state, *read = core.run_all(session, first)[len(before) :]
+        claimed, state, *read = core.run_all(session, first)[len(before) :]
         core.read_ahead(session, ahead, read)
         if not dialogs.claimed(claimed):
             answered = dialogs.answered(session=session, key=inbound.msg_key)
             return [Reply.from_dict(r, self.keyring) for r in answered], []
         core.collect_closing(session)
-        replies, writes = self._handle(session, inbound, stamp, state)
+        replies, writes = self._handle(session, inbound, dialogs.stamp_of(claimed), state, now)
         writes = core.closing(session) + writes  # the audit rows, before the state and the stored answer
         mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
         later = [Reply(text, to=[inbound.userid]) for text in overflow]
         queued = later + [r for r in replies if r.to is not None or r.chat_id is not None]
-        self._enqueue(session, inbound, queued)
+        self._enqueue(session, inbound, queued, now)
         writes.append(dialogs.answering(session, inbound.msg_key, [r.stored(self.keyring) for r in mine]))
         return mine, writes
 
-    def _handle(self, session, inbound: Inbound, stamp, state_rows) -> tuple[list[Reply], list[tuple]]:
+    def _handle(self, session, inbound: Inbound, stamp, state_rows, now) -> tuple[list[Reply], list[tuple]]:
         """The replies, and the writes of the turn's end still to run (the state's, when it has one)."""
         view = self.directory.view(session, stamp)
         person = view.person(session, inbound.userid)
@@ -159,7 +161,7 @@ class Dispatcher:
             campaign=view.campaign(session),
             unit=view.unit(session, person.unit_code) if person.unit_code else None,
             state=dialogs.state_of(person.userid, state_rows),
-            now=self.clock.now(),
+            now=now,
             keyring=self.keyring,
             roster=view,
         )
@@ -191,7 +193,7 @@ class Dispatcher:
         # a statement SQLAlchemy must run itself (table 2's float points) would take the pipeline apart
         return ahead if core.pipelines(session, ahead) else []
 
-    def _enqueue(self, session, inbound: Inbound, replies: list[Reply]) -> None:
+    def _enqueue(self, session, inbound: Inbound, replies: list[Reply], now) -> None:
         for i, reply in enumerate(replies):
             outbox.enqueue(
                 session=session,
@@ -201,7 +203,7 @@ class Dispatcher:
                 chat_id=reply.chat_id,
                 msgtype=reply.msgtype,
                 source="reply",
-                now=self.clock.now(),
+                now=now,
             )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session
 
 from storage import pgwire
+from storage.models import UTCDateTime
 
 _BUILT: dict[tuple[str, str], object] = {}
 # by (dialect, id of the statement, insert columns); the statement is kept beside, so its id is never reused
@@ -249,7 +250,7 @@ class _Compiled:
         self.positional = dialect.positional
         # values fixed in the statement (a literal compared against), under their bind names
         self.defaults = {k: v for k, v in compiled.construct_params(_check=False).items() if v is not None}
-        self.binds = list(compiled._bind_processors.items())
+        self.binds = [(n, _shared(compiled.binds.get(n), p, dialect)) for n, p in compiled._bind_processors.items()]
         self.wire = pgwire.statement(_cast_floats(compiled)) if dialect.driver == "psycopg" else None
         names = self.wire.names if self.wire else tuple(compiled.positiontup or ()) if self.positional else ()
         self.names = names  # positional (and libpq): each slot's name, and the slots that need converting
@@ -401,6 +402,36 @@ def _result_processor(type_, dialect):
         if dialect.name == "postgresql" and isinstance(type_, sqltypes.Float):
             return type_._cached_result_processor(dialect, _FLOAT8)
         raise
+
+
+# One bind processor for every UTCDateTime on a dialect (they are the same conversion), which remembers the
+# last value it converted: a turn binds its one instant four or five times (its claim, the entry, the audit
+# row, the state), and a datetime is immutable, so the same object always converts the same.
+_SHARED_TIMES: dict[str, Callable] = {}
+
+
+def _shared(bind, process: Callable, dialect) -> Callable:
+    if bind is None or not isinstance(bind.type, UTCDateTime):
+        return process
+    found = _SHARED_TIMES.get(dialect.name)
+    if found is None:
+        found = _SHARED_TIMES[dialect.name] = _remembering(process)
+    return found
+
+
+def _remembering(process: Callable) -> Callable:
+    last = (None, None)  # (value, converted), replaced as one: threads share the processor
+
+    def convert(value):
+        nonlocal last
+        seen, converted = last
+        if value is seen and value is not None:
+            return converted
+        converted = process(value)
+        last = (value, converted)
+        return converted
+
+    return convert
 
 
 def _compiled(dialect, stmt, params: dict) -> _Compiled | None:

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session
 
 from storage.core import dialect_insert, insert_ignoring, prepared, run
+from storage.directory import the_stamp
 from storage.models import DialogState, ProcessedMessage, utcnow
 
 _STATE = DialogState.__table__
@@ -67,7 +68,8 @@ def saving_state(session: Session, state: State, now: datetime | None = None) ->
 
 
 def _claim(session):
-    return insert_ignoring(session, _KEYS, ["key"]).returning(_KEYS.c.key)
+    # with the roster's stamp (storage/directory.py), read after the key is taken: a statement less a turn
+    return insert_ignoring(session, _KEYS, ["key"]).returning(_KEYS.c.key, the_stamp())
 
 
 def claim(*, session: Session, key: str, userid: str, now: datetime | None = None) -> bool:
@@ -84,6 +86,11 @@ def claiming(session: Session, key: str, userid: str, now: datetime | None = Non
 
 def claimed(rows) -> bool:
     return rows.scalar_one_or_none() is not None
+
+
+def stamp_of(rows) -> int:
+    """The roster's stamp, read with the claim (only when it took the key)."""
+    return rows.first().stamp
 
 
 def answer(*, session: Session, key: str, replies: list[dict]) -> None:

@@ -193,3 +193,24 @@ def test_a_transaction_of_its_own_isolation_level_begins_with_that_level(pg_url)
         level = session.execute(text("SHOW transaction_isolation")).scalar()
     assert level == "serializable"
     db.dispose()
+
+
+def test_the_same_instant_bound_again_converts_as_before_and_another_converts_anew(any_db_url):
+    # the UTCDateTime bind processor remembers its last value (a turn binds its one instant four times)
+    db = Database(any_db_url)
+    t = ProcessedMessage.__table__
+    later = AT + timedelta(seconds=1)
+    moments = [AT, AT, later, AT.astimezone(timezone(timedelta(hours=8))), later, AT]
+    with db.write() as session:
+        stmt = core.prepared(session, "test.tx.moments", lambda _: insert(t))
+        other = core.prepared(session, "test.tx.state.moments", lambda _: insert(_STATE))
+        _begun(session)
+        for i, moment in enumerate(moments):
+            core.run(session, stmt, {"key": f"k{i}", "userid": "u", "replies": [], "created_at": moment})
+            core.run(session, other, {"userid": f"u{i}", "flow": None, "data": {}, "updated_at": moment})
+    with db.read() as session:
+        keys = dict(session.execute(select(t.c.key, t.c.created_at)).all())
+        states = dict(session.execute(select(_STATE.c.userid, _STATE.c.updated_at)).all())
+    want = [AT, AT, later, AT, later, AT]
+    assert [keys[f"k{i}"] for i in range(6)] == want and [states[f"u{i}"] for i in range(6)] == want
+    db.dispose()

@@ -43,4 +43,6 @@ def test_while_the_stamp_stands_a_turn_reads_no_roster_or_campaign_rows(services
     assert "已记录" in clerk.say("6")
     read = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
     assert not [s for s in read if any(f"FROM {t}" in s for t in ("person", "unit", "campaign", "liaison_group"))]
-    assert len([s for s in read if "FROM data_stamp" in s]) == 1
+    # the stamp, once: inside the claim of the message key (its RETURNING), not a statement of its own
+    stamped = [s for s in seen if "FROM data_stamp" in s]
+    assert len(stamped) == 1 and stamped[0].lstrip().upper().startswith("INSERT INTO PROCESSED_MESSAGE"), stamped
