@@ -97,7 +97,20 @@ def find_command(turn: Turn) -> Handler | None:
     role = turn.person.role
     if (role, word) in _COMMANDS:
         return _COMMANDS[(role, word)]
+    if not word.startswith(_prefixes(role)):  # most messages (an answer, a sentence): one call in C
+        return None
     return next((h for r, p, h in _PREFIXED if r == role and word.startswith(p) and word != p), None)
+
+
+def _prefixes(role: str) -> tuple[str, ...]:
+    """The role's keyword prefixes, gathered again whenever a keyword was registered since."""
+    found = _PREFIX_INDEX.get(role)
+    if found is None or found[0] != len(_PREFIXED):
+        found = _PREFIX_INDEX[role] = (len(_PREFIXED), tuple(p for r, p, _ in _PREFIXED if r == role))
+    return found[1]
+
+
+_PREFIX_INDEX: dict[str, tuple[int, tuple[str, ...]]] = {}
 
 
 def find_question(turn: Turn) -> Handler | None:
