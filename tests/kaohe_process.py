@@ -77,10 +77,10 @@ def run_kaohe(cwd: Path, database_url: str, *args, env: dict | None = None) -> s
     )
 
 
-def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """`kaohe demo` into tmp_path (its SQLite file and campaign), and the environment of a `kaohe serve`
-    on them with both callbacks configured, plus `extra`."""
-    url = f"sqlite:///{tmp_path / 'kaohe.db'}"
+def demo_env(tmp_path: Path, url: str | None = None, **extra: str) -> dict[str, str]:
+    """`kaohe demo` into tmp_path (its SQLite file, or the database `url`, and its campaign), and the
+    environment of a `kaohe serve` on them with both callbacks configured, plus `extra`."""
+    url = url or f"sqlite:///{tmp_path / 'kaohe.db'}"
     made = run_kaohe(tmp_path, url, "demo", "--campaign-out", tmp_path / "demo.toml")
     assert made.returncode == 0, made.stderr
     return {**CALLBACK_ENV, "KAOHE_DATABASE_URL": url, "KAOHE_CAMPAIGN": str(tmp_path / "demo.toml"), **extra}
