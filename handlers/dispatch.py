@@ -144,7 +144,7 @@ class Dispatcher:
 
     def _handle(self, session, inbound: Inbound, stamp, state_rows, now) -> tuple[list[Reply], list[tuple]]:
         """The replies, and the writes of the turn's end still to run (the state's, when it has one)."""
-        view = self.directory.view(session, stamp)
+        view = self.directory.view(stamp)
         person = view.person(session, inbound.userid)
         if person is None:
             log.info("message from %r, who is not on the roster", inbound.userid)

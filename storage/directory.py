@@ -67,10 +67,8 @@ class Directory:
         self._view: RosterView | None = None
         self.generation = 0  # how many views this has made: a new one means a roster or campaign reloaded
 
-    def view(self, session: Session, stamp: int | None = None) -> RosterView:
-        """The view of the stamp read now, or of `stamp` (the_stamp's value, read in this turn)."""
-        if stamp is None:
-            stamp = run(session, prepared(session, "stamp.read", lambda _: select(the_stamp())), {}).scalar()
+    def view(self, stamp: int) -> RosterView:
+        """The view of `stamp` (the_stamp's value, read in this turn with its claim)."""
         view = self._view
         if view is None or view.stamp != stamp:
             view = self._view = RosterView(stamp)
