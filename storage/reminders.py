@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -109,16 +109,31 @@ def enqueue_batches(
     ]
     table = Outbox.__table__.c
     ids = dict(session.execute(_core_insert(session, Outbox).returning(table.key, table.id), rows).all())
+    users = [user for row in rows for user in row["recipients"]]
+    outbox_ids = [ids[row["key"]] for row in rows for _ in row["recipients"]]
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement for all the records, which differ only in the person and the row: as two arrays.
+        # A multi-row VALUES of 18,000 records is a dozen statements of 5,000 placeholders each, which
+        # psycopg parses in Python one by one (0.8 s of a 4.7 s fan-out's selection, benchmarks.reminders).
+        session.execute(_RECORD_ALL, dict(campaign_id=campaign_id, key=key, users=users, ids=outbox_ids, now=now))
+        return len(users)
     sends = [
-        dict(campaign_id=campaign_id, reminder_key=key, userid=user, outbox_id=ids[row["key"]], created_at=now)
-        for row in rows
-        for user in row["recipients"]
+        dict(campaign_id=campaign_id, reminder_key=key, userid=user, outbox_id=outbox_id, created_at=now)
+        for user, outbox_id in zip(users, outbox_ids, strict=True)
     ]
     stmt = _core_insert(session, ReminderSend).on_conflict_do_nothing(
         index_elements=["campaign_id", "reminder_key", "userid"]
     )
     session.execute(stmt, sends)
     return len(sends)
+
+
+_RECORD_ALL = text(
+    "INSERT INTO reminder_send (campaign_id, reminder_key, userid, outbox_id, created_at) "
+    "SELECT :campaign_id, :key, r.userid, r.outbox_id, :now "
+    "FROM unnest(CAST(:users AS TEXT[]), CAST(:ids AS INTEGER[])) AS r (userid, outbox_id) "
+    "ON CONFLICT (campaign_id, reminder_key, userid) DO NOTHING"
+).bindparams(bindparam("now", type_=ReminderSend.__table__.c.created_at.type))
 
 
 def delivery_counts(*, session: Session, campaign_id: str) -> dict[str, Counter]:

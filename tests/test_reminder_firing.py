@@ -247,3 +247,38 @@ def test_the_demo_reminders_fire_minutes_after_start(sqlite_url, clock, transpor
     services.sender.drain()
     assert any("自查总结提醒" in text for text in transport.to("wangfang"))
     services.close()
+
+
+def test_the_bulk_record_leaves_out_who_is_on_record_and_dates_and_links_each_new_one(any_services):
+    """enqueue_batches in one go (on PostgreSQL one INSERT over two arrays): a person already recorded for the
+    reminder keeps their first record; each new one points at the outbox row carrying them, at this instant."""
+    from datetime import timedelta
+
+    from storage import reminders
+
+    first_at = any_services.clock.now()
+    later = first_at + timedelta(minutes=5)
+    many = [f"u{i:04d}" for i in range(1500)]  # more than one message/send batch, to carry long arrays
+    with any_services.db.write() as session:
+        reminders.enqueue_batches(
+            session=session, campaign_id="c", key="k", run_id=1, batches=[("a", "早", ["u0000", "x"])], now=first_at
+        )
+    with any_services.db.write() as session:
+        count = reminders.enqueue_batches(
+            session=session,
+            campaign_id="c",
+            key="k",
+            run_id=2,
+            batches=[("b:0", "晚", many[:1000]), ("b:1", "晚", many[1000:])],
+            now=later,
+        )
+    assert count == 1500
+    with any_services.db.read() as session:
+        sends = {s.userid: s for s in session.exec(select(ReminderSend))}
+        rows = {row.id: row for row in session.exec(select(Outbox))}
+    assert len(sends) == 1501  # x, and the 1,500; u0000 once
+    assert rows[sends["u0000"].outbox_id].content == "早" and sends["u0000"].created_at == first_at
+    fresh = [sends[u] for u in many[1:]] + [sends["x"]]
+    assert all(s.userid in rows[s.outbox_id].recipients for s in fresh)
+    assert {rows[sends[u].outbox_id].key.rsplit(":", 2)[-2:] == ["b", "1"] for u in many[1000:]} == {True}
+    assert {s.created_at for s in fresh[:-1]} == {later} and sends["x"].created_at == first_at
