@@ -79,6 +79,7 @@ class Dispatcher:
             else:  # PostgreSQL, in a greenlet (bot/lane.py): its waits for the server are the loop's
                 with self.db.write_awaiting() as session:
                     session.info[ON_LOOP] = True
+                    session.info[core.SPECULATE] = True  # a guess that fails hands the batch off, as below
                     self.db.lock_people(session, [inbound.userid for inbound, _ in work])
                     answers, queued = self._together(session, work)
         except HandOff:

@@ -35,6 +35,10 @@ _CONNECTION = "core.connection"  # session.info: the _Held of the current transa
 _CLOSING = "core.closing"  # session.info: writes a turn's own reads never need, run with its closing writes
 _AHEAD = "core.ahead"  # session.info: results read ahead for statements still to come (read_ahead)
 TURN_CACHES.append(_AHEAD)
+# session.info: set by whoever can redo the transaction's work without guessing should a guess fail (the
+# dispatcher on the event loop, which hands a failed batch to the thread): writes may then be speculative
+SPECULATE = "core.speculate"
+Mispredicted = pgwire.Mispredicted
 
 
 def dialect_insert(session: Session, table):
@@ -66,6 +70,8 @@ def run(session: Session, stmt, params=None):
         held = _connection(session)
     if params is None:
         params = {}
+    if held.wire is not None and held.wire.unsent and session.info.get(_CLOSING):
+        return run_all(session, [(stmt, params)])[0]  # after the speculative writes it must see
     compiled = _compiled(held.conn.dialect, stmt, params[0] if params.__class__ is list else params)
     if compiled is None:
         return held.conn.execute(stmt, params)
@@ -79,10 +85,16 @@ def run_all(session: Session, work: list[tuple]) -> list[Rows]:
     if not _is_clean(session):
         session.flush()
     held = _connection(session)
+    if held.wire is not None and held.wire.unsent:
+        return _run_checked(session, held, work)
     if _AHEAD in session.info:
         served = _served_ahead(session, held, work)
         if served is not None:
             return served
+    return _run_all(held, work)
+
+
+def _run_all(held: _Held, work: list[tuple]) -> list[Rows]:
     dialect = held.conn.dialect
     found = [
         (_compiled(dialect, stmt, params[0] if params.__class__ is list else params), params) for stmt, params in work
@@ -94,6 +106,47 @@ def run_all(session: Session, work: list[tuple]) -> list[Rows]:
             for (stmt, _), (c, params) in zip(work, found, strict=True)
         ]
     return _Compiled.pipeline(held, found, begin=ready is pgwire.BEGIN)
+
+
+class Speculative(tuple):
+    """(statement, params) of a write sent on a guess: that it returns exactly one row (RETURNING)."""
+
+    __slots__ = ()
+
+
+def speculate(session: Session, stmt, params: dict) -> bool:
+    """Keep a conditional write for the turn's closing writes as if it had returned its one row, so it costs
+    no round trip of its own; run_all checks it when it goes (with the turn's closing writes, or first
+    before any later statement of the transaction) and raises Mispredicted if it returned none (another
+    writer got there first): the transaction is then rolled back and redone without guessing. Only where
+    that redo exists (SPECULATE), on PostgreSQL through libpq, inside a turn; False: run it yourself."""
+    kept = session.info.get(_CLOSING)
+    if kept is None or not session.info.get(SPECULATE):
+        return False
+    held = _connection(session)
+    compiled = _compiled(held.conn.dialect, stmt, params) if held.wire is not None else None
+    if compiled is None or compiled.wire is None or not compiled.returns:
+        return False
+    kept.append(Speculative((stmt, params)))
+    held.wire.unsent += 1
+    return True
+
+
+def _run_checked(session: Session, held: _Held, work: list[tuple]) -> list[Rows]:
+    """run_all while speculative writes are unsent: those still kept go first, in the same round trip;
+    each speculative one in the work must have returned its one row."""
+    kept = session.info.get(_CLOSING)
+    if kept:
+        session.info[_CLOSING] = []
+        work = [*kept, *work]
+    session.info.pop(_AHEAD, None)  # read before the writes: not what the statements would return now
+    guesses = [i for i, item in enumerate(work) if item.__class__ is Speculative]
+    held.wire.unsent -= len(guesses)  # sent now, before anything after them in the work
+    results = _run_all(held, work)
+    for i in guesses:
+        if len(results[i].rows) != 1:
+            raise Mispredicted(f"a speculative write returned {len(results[i].rows)} rows, not one")
+    return results[len(kept) :] if kept else results
 
 
 def read_ahead(session: Session, work: list[tuple], rows: list[Rows]) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from storage import audit
-from storage.core import TURN_CACHES, insert_ignoring, prepared, run, run_all
+from storage.core import TURN_CACHES, insert_ignoring, prepared, run, run_all, speculate
 from storage.models import ActivityEntry, ScoreEntry, utcnow
 from storage.submissions import (  # noqa: F401  (callers know them as entries.*)
     reading_submission,
@@ -226,13 +226,16 @@ def _insert(session: Session, kind: str):
 
 
 def _update(kind: str):
-    """UPDATE … WHERE id and version are what was read: no row back means another writer moved it."""
+    """UPDATE … WHERE the entry's version is what was read: no row back means another writer moved it.
+    By its unique key, not its id: a write sent on a guess after an INSERT sent on one has no id yet
+    (entries are never deleted, and a version only grows, so the key and version name one state)."""
     table, _ = _columns(kind)
     _, field = _MODELS[kind]
     names = (field, "note", "updated_by", "updated_at", "version")
+    keys = ("campaign_id", "unit_code", "key")
     return (
         update(table)
-        .where(table.c.id == bindparam("row_id"), table.c.version == bindparam("seen"))
+        .where(*(table.c[k] == bindparam(f"w_{k}") for k in keys), table.c.version == bindparam("seen"))
         .values({name: bindparam(f"v_{name}") for name in names})
         .returning(table.c.id)
     )
@@ -250,10 +253,14 @@ def _write(session, kind, campaign_id, unit_code, key, value, note, actor, curre
     else:
         stmt = prepared(session, f"{kind}.update", lambda _: _update(kind))
         values = {f"v_{k}": v for k, v in values.items()}
-        values.update(row_id=current.id, seen=current.version, v_version=current.version + 1)
-    row_id = run(session, stmt, values).scalar_one_or_none()
-    if row_id is None:
-        return None
+        values.update(w_campaign_id=campaign_id, w_unit_code=unit_code, w_key=key)
+        values.update(seen=current.version, v_version=current.version + 1)
+    if speculate(session, stmt, values):  # sent with the turn's closing writes, checked there
+        row_id = current.id if current else None
+    else:
+        row_id = run(session, stmt, values).scalar_one_or_none()
+        if row_id is None:
+            return None
     old_value, old_note = (getattr(current, field), current.note) if current else (None, None)
     changes = [(name, old, new) for name, old, new in ((field, old_value, value), ("note", old_note, new_note))]
     audit.record_many(

@@ -64,11 +64,27 @@ def wire(dbapi_conn, record_info: dict) -> Wire | None:
     return found
 
 
+class Mispredicted(Exception):
+    """A write sent on a guess (storage/core.speculate) did not do what the turn assumed, or SQLAlchemy was
+    about to send a statement of its own before that write had gone: the transaction must be rolled back
+    and its work done again without guessing."""
+
+
 def sent(conn) -> None:
-    """Count a statement SQLAlchemy sends on this connection by its own means (an ORM flush, a text query)."""
+    """Count a statement SQLAlchemy sends on this connection by its own means (an ORM flush, a text query);
+    refuse it while a speculative write is still unsent (it might read what that write changes)."""
     found = conn.connection.info.get(_KEY) if not conn.closed else None
     if found is not None:
+        if found.unsent:
+            raise Mispredicted("a statement of SQLAlchemy's own while a speculative write was unsent")
         found.exchanges += 1
+
+
+def begun(conn) -> None:
+    """A transaction begins on this connection: no speculative write of an earlier one is still unsent."""
+    found = conn.connection.info.get(_KEY)
+    if found is not None:
+        found.unsent = 0
 
 
 def commit(conn) -> None:
@@ -83,7 +99,7 @@ def commit(conn) -> None:
 class Wire:
     """A psycopg connection's libpq handle, a dumper/loader context of its adapters, what is prepared on it."""
 
-    __slots__ = ("pgconn", "tx", "prepared", "encoding", "dbapi", "exchanges")
+    __slots__ = ("pgconn", "tx", "prepared", "encoding", "dbapi", "exchanges", "unsent")
 
     def __init__(self, dbapi_conn):
         self.pgconn, self.tx, self.prepared = dbapi_conn.pgconn, Transformer(dbapi_conn), set()
@@ -91,6 +107,7 @@ class Wire:
         # statements sent on the connection, through this Wire or (storage/db.py's listener) SQLAlchemy's
         # own execute: what core.read_ahead compares to know that nothing went to the server in between
         self.exchanges = 0
+        self.unsent = 0  # speculative writes kept for the transaction's closing writes, not sent yet
 
     def ready(self) -> str | None:
         """READY inside a transaction; BEGIN where psycopg would begin one with a plain BEGIN before the

@@ -17,6 +17,7 @@ from bot.operations import import_roster_files, load_campaign_file
 from bot.services import build_services
 from bot.settings import load_settings
 from handlers import router
+from storage import pgwire
 from storage.campaign import DEFAULT_CAMPAIGN
 from storage.clock import FixedClock
 from storage.migrate import upgrade
@@ -204,6 +205,21 @@ def two(any_db_url, clock, transport):
     yield first, second
     second.close()
     first.close()
+
+
+@pytest.fixture
+def trips(monkeypatch):
+    """PostgreSQL: every exchange with the server through storage/pgwire.py, by kind."""
+    seen = []
+    for name in ("execute", "pipeline", "command"):
+        original = getattr(pgwire.Wire, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            seen.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(pgwire.Wire, name, counted)
+    return seen
 
 
 @pytest.fixture

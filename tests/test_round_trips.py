@@ -1,29 +1,13 @@
 """Round trips to PostgreSQL per answer turn: what the pipelines and the kept closing writes save."""
 
-import pytest
 from sqlalchemy import bindparam, event, text, update
 from sqlmodel import select
 
 from bot.services import build_services
 from bot.settings import load_settings
 from handlers.base import Inbound
-from storage import audit, core, entries, pgwire
+from storage import audit, core, entries
 from storage.models import ActivityEntry, AuditEntry
-
-
-@pytest.fixture
-def trips(monkeypatch):
-    """Every exchange with the server through storage/pgwire.py, by kind."""
-    seen = []
-    for name in ("execute", "pipeline", "command"):
-        original = getattr(pgwire.Wire, name)
-
-        def counted(self, *args, _original=original, _name=name, **kwargs):
-            seen.append(_name)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(pgwire.Wire, name, counted)
-    return seen
 
 
 def test_an_answer_turn_alone_takes_four_round_trips(pg_services, trips):
