@@ -70,7 +70,7 @@ def run(session: Session, stmt, params=None):
         held = _connection(session)
     if params is None:
         params = {}
-    if held.wire is not None and held.wire.unsent and session.info.get(_CLOSING):
+    if held.wire is not None and held.wire.unsent:
         return run_all(session, [(stmt, params)])[0]  # after the speculative writes it must see
     compiled = _compiled(held.conn.dialect, stmt, params[0] if params.__class__ is list else params)
     if compiled is None:
@@ -133,15 +133,18 @@ def speculate(session: Session, stmt, params: dict) -> bool:
 
 
 def _run_checked(session: Session, held: _Held, work: list[tuple]) -> list[Rows]:
-    """run_all while speculative writes are unsent: those still kept go first, in the same round trip;
-    each speculative one in the work must have returned its one row."""
+    """run_all while speculative writes are unsent: those still kept go first, in the same round trip, and
+    every unsent one must be in it (one that a caller holds, from closing(), would otherwise go after
+    this work: Mispredicted); each must have returned its one row. What was read ahead is not served:
+    the exchange these go in makes it stale (_served_ahead)."""
     kept = session.info.get(_CLOSING)
     if kept:
         session.info[_CLOSING] = []
         work = [*kept, *work]
-    session.info.pop(_AHEAD, None)  # read before the writes: not what the statements would return now
     guesses = [i for i, item in enumerate(work) if item.__class__ is Speculative]
-    held.wire.unsent -= len(guesses)  # sent now, before anything after them in the work
+    if len(guesses) != held.wire.unsent:  # some are in a caller's hands (closing()): this would go first
+        raise Mispredicted(f"a statement before {held.wire.unsent - len(guesses)} speculative writes kept elsewhere")
+    held.wire.unsent = 0  # all sent now, before anything after them in the work
     results = _run_all(held, work)
     for i in guesses:
         if len(results[i].rows) != 1:

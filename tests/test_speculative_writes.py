@@ -185,3 +185,67 @@ def _bump(session):
 
     t = ActivityEntry.__table__
     return core.prepared(session, "test.bump", lambda _: update(t).values(version=3)), {}
+
+
+def test_two_clerks_of_one_unit_answering_one_item_in_one_batch_each_see_the_write_before(pg_services, trips):
+    """wangfang's guessed INSERT is kept for the batch's next turn, whose first reads go after it: majun's
+    turn (his form opened before her answer) reads her value and asks him before overwriting it, as on
+    the thread; no guess fails (dispatch_on_loop would raise HandOff)."""
+    dispatcher = pg_services.dispatcher
+    on_loop(dispatcher, [(Inbound("app", u, "填报", f"{u}0"), None) for u in ("wangfang", "majun")])
+    trips.clear()
+    answers = on_loop(
+        dispatcher, [(Inbound("app", "wangfang", "6", "w1"), None), (Inbound("app", "majun", "7", "m1"), None)]
+    )
+    assert SAVED in answers[0][0].text and "刚刚被王芳改为 6" in answers[1][0].text, answers
+    assert trips == ["pipeline"] * 4 + ["command"], trips
+    with pg_services.db.read() as session:
+        stored = session.exec(select(ActivityEntry).where(ActivityEntry.key == "dangweihui")).all()
+        assert [(e.count, e.version, e.updated_by) for e in stored] == [(6, 1, "wangfang")]
+        audit = [(r.actor, r.old, r.new) for r in session.exec(select(AuditEntry).order_by(AuditEntry.id))]
+    assert [a for a in audit if a[2] in ("6", "7")] == [("wangfang", None, "6")]
+
+
+def test_a_statement_while_a_guess_is_in_the_dispatchers_hands_is_refused(pg_services):
+    """closing() hands the turn's kept writes, a guess among them, to the dispatcher for the next turn's
+    first round trip: a statement sent before that would go ahead of the guess, so it fails the
+    transaction instead (the thread then redoes the batch)."""
+    cid = campaign_id(pg_services)
+    with pytest.raises(core.Mispredicted, match="kept elsewhere"), pg_services.db.write() as session:
+        session.add(ActivityEntry(campaign_id=cid, unit_code="U01", key="dangweihui", count=1, updated_by="x"))
+        session.flush()
+        read = entries.reading_unit(session, "activity", cid, "U01")
+        entries.read(session=session, kind="activity", campaign_id=cid, unit_code="U01")
+        session.info[core.SPECULATE] = True
+        core.collect_closing(session)
+        entries.set_entry(
+            session=session, kind="activity", campaign_id=cid, unit_code="U01", key="dangweihui", value=2,
+            note=None, actor="y", seen_version=1,
+        )  # fmt: skip
+        held = core.closing(session)
+        assert any(isinstance(w, core.Speculative) for w in held)
+        core.run(session, *read)
+    with pg_services.db.read() as session:
+        assert session.exec(select(ActivityEntry)).all() == []
+
+
+def test_a_mixed_batch_on_the_loop_keeps_every_write_and_hands_nothing_off(pg_services):
+    """A clerk's whole morning in one batch (answers, going back, a sentence and its 确认, 进度, 自评, 取消,
+    跳过), with another clerk of her unit in between: every turn runs on the loop (a failed guess or a
+    statement ahead of one would raise HandOff here) and every saved answer is stored."""
+    from storage.models import ScoreEntry
+
+    on_loop(pg_services.dispatcher, [(Inbound("app", "wangfang", "填报", "a0"), None)])
+    texts = ["6", "进度", "7", "上一步", "8", "党委会6次，政治学习二十四次", "确认", "还差什么", "自评", "9"]
+    texts += ["取消", "填报", "跳过", "5", "帮助", "提交"]
+    work = [(Inbound("app", "wangfang", t, f"a{i + 1}"), None) for i, t in enumerate(texts)]
+    work[3:3] = [(Inbound("app", "majun", "填报", "m0"), None)]
+    work[5:5] = [(Inbound("app", "majun", "3", "m1"), None)]
+    answers = on_loop(pg_services.dispatcher, work)
+    said = {i.text: a[0].text for (i, _), a in zip(work, answers, strict=True) if i.userid == "wangfang"}
+    assert said["确认"].startswith("已保存：政治学习 24") and said["提交"].startswith("还不能提交"), said
+    with pg_services.db.read() as session:
+        counts = sorted((e.count, e.updated_by) for e in session.exec(select(ActivityEntry)))
+        points = [s.points for s in session.exec(select(ScoreEntry))]
+    assert counts == [(3, "majun"), (5, "wangfang"), (6, "wangfang"), (8, "wangfang")], counts
+    assert points == [9]
