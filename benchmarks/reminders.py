@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, make_url, select, text
 
 from benchmarks.fake_process import FakeProcess, InProcess, expected_messages, floor
 from bot.operations import load_campaign_file
@@ -132,7 +132,7 @@ class pg_database:
     def __init__(self, server_url: str):
         self.name = f"kaohe_bench_{os.getpid()}"
         self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-        self.url = server_url.rsplit("/", 1)[0] + f"/{self.name}"
+        self.url = make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
 
     def __enter__(self) -> str:
         with self.admin.connect() as conn:

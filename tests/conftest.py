@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from bot.channels.recording import RecordingTransport
 from bot.demo import SAMPLE_ROSTER
@@ -67,7 +67,7 @@ def pg_database(pg_server_url):
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = pg_server_url.rsplit("/", 1)[0] + f"/{name}"
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)  # ?host=/a/socket too
     upgrade(url)
     yield url
     with admin.connect() as conn:

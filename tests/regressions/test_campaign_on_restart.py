@@ -5,7 +5,7 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from bot.operations import load_campaign_file, start_campaign
 from bot.settings import load_settings
@@ -110,7 +110,7 @@ def recipe_url(pg_server_url):
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield pg_server_url.rsplit("/", 1)[0] + f"/{name}"
+    yield make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
