@@ -118,16 +118,8 @@ def test_another_clerks_write_between_guess_and_check_is_kept_and_her_answer_red
 def test_a_statement_after_a_guess_goes_after_it_in_one_round_trip_and_sees_it(pg_services, trips):
     cid = campaign_id(pg_services)
     with pg_services.db.write() as session:
-        session.add(ActivityEntry(campaign_id=cid, unit_code="U01", key="dangweihui", count=1, updated_by="x"))
-        session.flush()
-        read = entries.reading_unit(session, "activity", cid, "U01")
-        entries.read(session=session, kind="activity", campaign_id=cid, unit_code="U01")  # version 1, known
-        session.info[core.SPECULATE] = True
-        core.collect_closing(session)
-        entries.set_entry(
-            session=session, kind="activity", campaign_id=cid, unit_code="U01", key="dangweihui", value=2,
-            note=None, actor="y", seen_version=1,
-        )  # fmt: skip
+        read = _known_entry(session, cid)
+        _guess_2(session, cid)
         trips.clear()
         rows = core.run(session, *read)
         assert trips == ["pipeline"] and [(r.count, r.version) for r in rows] == [(2, 2)]
@@ -139,29 +131,15 @@ def test_a_statement_after_a_guess_goes_after_it_in_one_round_trip_and_sees_it(p
 def test_a_guess_that_returns_no_row_fails_the_transaction(pg_services):
     cid = campaign_id(pg_services)
     with pytest.raises(core.Mispredicted), pg_services.db.write() as session:
-        session.add(ActivityEntry(campaign_id=cid, unit_code="U01", key="dangweihui", count=1, updated_by="x"))
-        session.flush()
-        entries.read(session=session, kind="activity", campaign_id=cid, unit_code="U01")
-        session.info[core.SPECULATE] = True
-        core.collect_closing(session)
-        entries.set_entry(
-            session=session, kind="activity", campaign_id=cid, unit_code="U01", key="dangweihui", value=2,
-            note=None, actor="y", seen_version=1,
-        )  # fmt: skip
+        _known_entry(session, cid)
+        _guess_2(session, cid)
         session.execute(text("UPDATE activity_entry SET version = 5"))  # refused: the guess is unsent
     with pytest.raises(core.Mispredicted), pg_services.db.write() as session:
-        session.add(ActivityEntry(campaign_id=cid, unit_code="U01", key="dangweihui", count=1, updated_by="x"))
-        session.flush()
-        entries.read(session=session, kind="activity", campaign_id=cid, unit_code="U01")
+        _known_entry(session, cid)
         core.run(session, text("SELECT 1"))  # (nothing unsent yet: SQLAlchemy's own statement goes)
-        session.info[core.SPECULATE] = True
-        core.collect_closing(session)
         # what this transaction read says version 1; another writer (here: a statement before) made it 3
         core.run(session, *_bump(session))
-        entries.set_entry(
-            session=session, kind="activity", campaign_id=cid, unit_code="U01", key="dangweihui", value=2,
-            note=None, actor="y", seen_version=1,
-        )  # fmt: skip
+        _guess_2(session, cid)
         core.run_all(session, core.closing(session))
     with pg_services.db.read() as session:
         assert session.exec(select(ActivityEntry)).all() == []  # both rolled back whole
@@ -178,6 +156,25 @@ def test_no_guess_without_a_redo_or_off_postgresql(any_services):
         params.update(v_count=1, v_note=None, v_updated_by="x", v_updated_at=any_services.clock.now())
         assert core.speculate(session, stmt, params) is (not off)
         session.rollback()
+
+
+def _known_entry(session, cid: str) -> tuple:
+    """U01's 党委会 at 1 (version 1), read into what the session knows; the statement that reads U01."""
+    session.add(ActivityEntry(campaign_id=cid, unit_code="U01", key="dangweihui", count=1, updated_by="x"))
+    session.flush()
+    read = entries.reading_unit(session, "activity", cid, "U01")
+    entries.read(session=session, kind="activity", campaign_id=cid, unit_code="U01")
+    return read
+
+
+def _guess_2(session, cid: str) -> None:
+    """Inside a turn that may guess: set 党委会 to 2 over version 1, kept as a guess."""
+    session.info[core.SPECULATE] = True
+    core.collect_closing(session)
+    entries.set_entry(
+        session=session, kind="activity", campaign_id=cid, unit_code="U01", key="dangweihui", value=2,
+        note=None, actor="y", seen_version=1,
+    )  # fmt: skip
 
 
 def _bump(session):
@@ -212,16 +209,8 @@ def test_a_statement_while_a_guess_is_in_the_dispatchers_hands_is_refused(pg_ser
     transaction instead (the thread then redoes the batch)."""
     cid = campaign_id(pg_services)
     with pytest.raises(core.Mispredicted, match="kept elsewhere"), pg_services.db.write() as session:
-        session.add(ActivityEntry(campaign_id=cid, unit_code="U01", key="dangweihui", count=1, updated_by="x"))
-        session.flush()
-        read = entries.reading_unit(session, "activity", cid, "U01")
-        entries.read(session=session, kind="activity", campaign_id=cid, unit_code="U01")
-        session.info[core.SPECULATE] = True
-        core.collect_closing(session)
-        entries.set_entry(
-            session=session, kind="activity", campaign_id=cid, unit_code="U01", key="dangweihui", value=2,
-            note=None, actor="y", seen_version=1,
-        )  # fmt: skip
+        read = _known_entry(session, cid)
+        _guess_2(session, cid)
         held = core.closing(session)
         assert any(isinstance(w, core.Speculative) for w in held)
         core.run(session, *read)
