@@ -239,16 +239,10 @@ async def _stalled(lane, userid: str, text: str, key: str):
     return await longest_stall(send(lane, userid, text, key))
 
 
-def test_a_statement_in_the_middle_of_a_turn_that_waits_for_another_transaction_is_awaited(
-    pg_services, where, collector_off
-):
-    # The entry's INSERT meets the same entry inserted, not yet committed, by another connection: it waits
-    # for that transaction (a lone statement after the turn's first, libpq's send and the loop's wait).
-    from storage import campaigns
-
-    start_filling(TurnLane(pg_services.dispatcher, on_loop=True), "wangfang", "k0")
-    with pg_services.db.read() as session:
-        campaign_id = campaigns.active_campaign(session=session).id
+@contextmanager
+def entry_held_uncommitted(services, campaign_id: str):
+    """U01's 党委会 inserted by another connection and not committed while the block runs (an INSERT of
+    the same entry waits for that transaction); `release` (yielded) ends it, rolled back, so hers goes in."""
     taken, release = threading.Event(), threading.Event()
 
     class RolledBack(Exception):
@@ -256,31 +250,77 @@ def test_a_statement_in_the_middle_of_a_turn_that_waits_for_another_transaction_
 
     def insert_and_wait():
         try:
-            with pg_services.db.write() as session:
+            with services.db.write() as session:
                 session.add(ActivityEntry(campaign_id=campaign_id, unit_code="U01", key="dangweihui", updated_by="x"))
                 session.flush()
                 taken.set()
                 release.wait(20)
-                raise RolledBack  # so hers goes in
+                raise RolledBack
         except RolledBack:
             return
 
     holder = threading.Thread(target=insert_and_wait)
     holder.start()
     assert taken.wait(10)
-    lane = TurnLane(pg_services.dispatcher, on_loop=True)
-
-    async def main():
-        answer = send(lane, "wangfang", "6", "k1")
-        loop = asyncio.get_running_loop()
-        loop.call_later(0.8, release.set)
-        return await longest_stall(answer)
-
     try:
-        stall, answer = asyncio.run(main())
+        yield release
     finally:
         release.set()
         holder.join(20)
-        lane.close()
+
+
+def _campaign_id(services) -> str:
+    from storage import campaigns
+
+    with services.db.read() as session:
+        return campaigns.active_campaign(session=session).id
+
+
+def test_a_turns_write_that_waits_for_another_transaction_is_awaited(pg_services, where, collector_off):
+    # The entry's INSERT (sent on a guess with the batch's closing writes, in their pipeline) meets the same
+    # entry inserted, not yet committed, by another connection: it waits for that transaction, on the loop.
+    start_filling(TurnLane(pg_services.dispatcher, on_loop=True), "wangfang", "k0")
+    lane = TurnLane(pg_services.dispatcher, on_loop=True)
+    with entry_held_uncommitted(pg_services, _campaign_id(pg_services)) as release:
+
+        async def main():
+            answer = send(lane, "wangfang", "6", "k1")
+            asyncio.get_running_loop().call_later(0.8, release.set)
+            return await longest_stall(answer)
+
+        try:
+            stall, answer = asyncio.run(main())
+        finally:
+            lane.close()
     assert SAVED in answer[0].text and where["k1"] == LOOP
+    assert stall < 0.5, f"the event loop stood still for {stall:.2f} s while the INSERT waited"
+
+
+def test_a_lone_statement_that_waits_for_another_transaction_is_awaited(pg_services, trips, collector_off):
+    # One statement on its own (libpq's send, then the loop's wait for its result, pgwire.Wire.execute)
+    # after the transaction's first: the same INSERT, outside a turn that may guess.
+    from sqlalchemy.util.concurrency import greenlet_spawn
+
+    from storage import entries
+
+    campaign_id = _campaign_id(pg_services)
+
+    def write():
+        with pg_services.db.write_awaiting() as session:
+            entries.read(session=session, kind="activity", campaign_id=campaign_id, unit_code="U01")
+            trips.clear()
+            saved = entries.set_entry(
+                session=session, kind="activity", campaign_id=campaign_id, unit_code="U01", key="dangweihui",
+                value=6, note=None, actor="wangfang", seen_version=None,
+            )  # fmt: skip
+            return saved, list(trips)
+
+    with entry_held_uncommitted(pg_services, campaign_id) as release:
+
+        async def main():
+            asyncio.get_running_loop().call_later(0.8, release.set)
+            return await longest_stall(greenlet_spawn(write))
+
+        stall, (saved, sent) = asyncio.run(main())
+    assert saved is not None and saved.value == 6 and sent[0] == "execute", sent
     assert stall < 0.5, f"the event loop stood still for {stall:.2f} s while the INSERT waited"
