@@ -1,6 +1,6 @@
 """Benchmark: a callback's CPU and Python calls inside the app, straight through ASGI (no sockets, no HTTP parser).
 
-`python -m benchmarks.asgi_cpu [--requests 4000] [--concurrent 32] [--calls]`. The echo floor
+`python -m benchmarks.asgi_cpu [--requests 4000] [--concurrent 32] [--calls] [--db sqlite|postgres]`. The echo floor
 (benchmarks/echo.py) and the real app (create_app: a clerk answering 填报, each callback a fresh encrypted
 message) are called as ASGI apps by 32 coroutines at once on one event loop, as uvicorn would, so the turns
 go through the lane and run on the loop. A third run puts a fixed answer in place of the dispatcher: what
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchmarks.callbacks import Requests, prepare
 from benchmarks.echo import create_echo_app
+from benchmarks.reminders import on_chosen_database
 from benchmarks.server import AT
 from tests.wecom_keys import AES_KEY, CORP_ID, TOKEN
 
@@ -91,7 +92,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrent", type=int, default=32)
     parser.add_argument("--calls", action="store_true", help="count Python calls per request (cProfile)")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
+    on_chosen_database(parser, args, run)
+
+
+def run(label: str, url: str, args) -> None:
     from bot.app import create_app
     from bot.services import build_services
     from bot.settings import load_settings
@@ -99,7 +105,6 @@ def main() -> None:
     from storage.clock import FixedClock
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
         clerks = prepare(url, argparse.Namespace(units=2000, clerks_per_unit=2))
         settings = load_settings(database_url=url, corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, _env_file=None)
         services = build_services(settings, clock=FixedClock(AT))
@@ -120,7 +125,9 @@ def main() -> None:
         results["around a turn (fixed answer)"] = _measure(apps["turn (填报 answer)"], turns[warm:], args)
         services.close()
     load = " ".join(open("/proc/loadavg").read().split()[:3])
-    print(f"== in the app, through ASGI, {args.concurrent} at once, {args.requests} requests; load average {load}")
+    print(
+        f"== {label}: in the app, through ASGI, {args.concurrent} at once, {args.requests} requests; load average {load}"
+    )
     floor = results["floor (echo)"][0]
     for name, (cpu, calls) in results.items():
         counted = f", {calls:6.0f} Python calls" if calls is not None else ""
