@@ -57,8 +57,8 @@ class Dispatcher:
             return [self._alone(*work[0])]
         try:
             with self.db.write() as session:
-                self.db.lock_people(session, [inbound.userid for inbound, _ in work])  # in one order everywhere
-                answers, queued = self._together(session, work)
+                locks = self.db.locking_people(session, [inbound.userid for inbound, _ in work])  # one order everywhere
+                answers, queued = self._together(session, work, locks)
         except Exception:
             log.warning("%d messages handled together failed; handling each alone", len(work), exc_info=True)
             return [self._alone(inbound, passive_bytes) for inbound, passive_bytes in work]
@@ -80,8 +80,9 @@ class Dispatcher:
                 with self.db.write_awaiting() as session:
                     session.info[ON_LOOP] = True
                     session.info[core.SPECULATE] = True  # a guess that fails hands the batch off, as below
-                    self.db.lock_people(session, [inbound.userid for inbound, _ in work])
-                    answers, queued = self._together(session, work)
+                    # the people's locks go first in the first turn's round trip, before anything of theirs is read
+                    locks = self.db.locking_people(session, [inbound.userid for inbound, _ in work])
+                    answers, queued = self._together(session, work, locks)
         except HandOff:
             raise
         except Exception as exc:
@@ -90,10 +91,13 @@ class Dispatcher:
             self.wakeup.set()
         return answers
 
-    def _together(self, session, work: list[tuple[Inbound, int | None]]) -> tuple[list[list[Reply]], bool]:
-        """The turns one after another in one transaction, each as if in a fresh session; and whether any
-        queued outbox rows (the sender is woken after the commit)."""
-        answers, writes = [], []
+    def _together(
+        self, session, work: list[tuple[Inbound, int | None]], first: list[tuple] = ()
+    ) -> tuple[list[list[Reply]], bool]:
+        """The turns one after another in one transaction, each as if in a fresh session (`first` runs before
+        the first turn's first reads, in their round trip); and whether any queued outbox rows (the sender
+        is woken after the commit)."""
+        answers, writes = [], list(first)
         for inbound, passive_bytes in work:  # each turn's closing writes go with the next turn's first reads
             mine, writes = self._turn(session, inbound, passive_bytes, locked=True, before=writes)
             answers.append(mine)
@@ -117,8 +121,8 @@ class Dispatcher:
         if text != inbound.text:
             inbound = dataclasses.replace(inbound, text=text)
         now = self.clock.now()  # one instant for everything the turn writes
-        if not locked:
-            self.db.lock_person(session, inbound.userid)  # before anything of the person is read
+        if not locked:  # before anything of the person is read: first in the round trip of the first reads
+            before = [*self.db.locking_people(session, [inbound.userid]), *before]
         # the key (with the roster's stamp) and the person's state in one go (one round trip on PostgreSQL);
         # the reads come after the claim (and after the writes before them), as they would one by one
         ahead = self._ahead(session, inbound.userid)

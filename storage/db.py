@@ -98,10 +98,15 @@ class Database:
     def lock_people(self, session: Session, userids) -> None:
         """Lock several people at once, in one order everywhere (their keys ascending), so two transactions
         that each lock several cannot deadlock: one statement (locks are taken after the sort)."""
+        core.run_all(session, self.locking_people(session, userids))
+
+    def locking_people(self, session: Session, userids) -> list[tuple]:
+        """lock_people's statement, to run first in the round trip of the transaction's first reads:
+        (statement, params) in a list, or none on SQLite."""
         if self.is_sqlite:
-            return
+            return []
         keys = sorted({_lock_key("person", u) for u in userids})
-        core.run(session, core.prepared(session, "lock.people", _people_lock), {"keys": keys})
+        return [(core.prepared(session, "lock.people", _people_lock), {"keys": keys})]
 
     def try_lock(self, session: Session, name: str) -> bool:
         """A transaction-scoped named lock that does not wait (PostgreSQL); SQLite holds the write lock already."""

@@ -28,3 +28,32 @@ def test_locked_people_stay_locked_to_others_until_the_transaction_ends(pg_url):
         [True, True, True],
     )
     db.dispose()
+
+
+def test_every_turn_holds_its_senders_lock_while_it_runs(pg_services, monkeypatch):
+    # alone (dispatch), in a batch on the thread (dispatch_many) and in a batch on the event loop: the lock
+    # goes in the turn's first round trip, and another connection cannot take it while the turn is routed
+    import asyncio
+
+    from sqlalchemy.util.concurrency import greenlet_spawn
+
+    from handlers import router
+    from handlers.base import Inbound
+
+    seen = {}
+    monkeypatch.setattr(
+        router,
+        "_BEFORE",
+        [
+            *router._BEFORE,
+            lambda turn: seen.update({turn.inbound.msg_key: _free(pg_services.db, [turn.inbound.userid, "lisi"])}),
+        ],
+    )
+    dispatcher = pg_services.dispatcher
+    dispatcher.dispatch(Inbound("app", "wangfang", "帮助", "alone"))
+    dispatcher.dispatch_many([(Inbound("app", u, "帮助", f"thread-{u}"), None) for u in ("wangfang", "zhaolei")])
+    work = [(Inbound("app", u, "帮助", f"loop-{u}"), None) for u in ("wangfang", "zhaolei")]
+    asyncio.run(greenlet_spawn(dispatcher.dispatch_on_loop, work))
+    assert seen == {
+        key: [False, True] for key in ("alone", "thread-wangfang", "thread-zhaolei", "loop-wangfang", "loop-zhaolei")
+    }
