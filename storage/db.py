@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import ARRAY, BigInteger, bindparam, event, func, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.util.concurrency import await_only
 from sqlmodel import Session, create_engine
@@ -19,6 +20,10 @@ from storage import core, pgwire
 from storage.checkpoint import Checkpointer
 
 BUSY_TIMEOUT_MS = 30000
+# A connection whose transaction committed this recently is taken again on the event loop as it is, without
+# the pool's pre-ping and the thread that waits for it (HikariCP's aliveBypassWindowMs, 500 ms by default):
+# a ping and a thread hop cost about 300 µs of CPU a batch (benchmarks/turn_cpu.py, batches of 4 to 32)
+WARM_S = 0.5
 ON_LOOP = "on_event_loop"  # a session's info key: its work runs on the event loop's thread (see HandOff)
 
 
@@ -48,6 +53,9 @@ class Database:
         # others go first; queueing this process's writers on a lock keeps the tail within WeCom's 5 s
         # (benchmarks/callbacks.py: p99 3.5 s -> under 1 s at 32 concurrent callbacks).
         self._write_lock = threading.RLock() if self.is_sqlite else None
+        # write_awaiting's connections that committed last, with when: on the event loop's thread only
+        self._warm: list[tuple[float, Connection]] = []
+        self.warm_s = WARM_S
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -67,15 +75,37 @@ class Database:
     @contextmanager
     def write_awaiting(self) -> Iterator[Session]:
         """PostgreSQL, in a greenlet on the event loop (bot/lane.py): write()'s transaction, whose connection
-        is taken from the pool (pinged, or opened) on a thread and whose COMMIT is awaited. Its statements
-        through storage/pgwire.py await the server too, so a slow or stalled server never stops the loop."""
+        is the one that committed last here within warm_s, or else is taken from the pool (pinged, or
+        opened) on a thread; its COMMIT is awaited. Its statements through storage/pgwire.py await the
+        server too, so a slow or stalled server never stops the loop. A transaction that fails gives its
+        connection back to the pool (a broken one is invalidated there), so only a committed one is kept."""
         if self.is_sqlite:
             raise Busy("not PostgreSQL")
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
-            await_only(asyncio.to_thread(session.connection))
-            yield session
-            session.flush()
-            pgwire.commit(session.connection())  # SQLAlchemy's commit then finds nothing left to commit
+        conn = self._warm_connection()
+        if conn is None:  # the pool's: pinged (or opened) on a thread
+            conn = await_only(asyncio.to_thread(self._writer.connect))
+        committed = False
+        try:
+            with Session(conn, expire_on_commit=False) as session, session.begin():
+                yield session
+                session.flush()
+                pgwire.commit(session.connection())  # SQLAlchemy's commit then finds nothing left to commit
+            committed = True
+        finally:
+            if committed:
+                self._warm.append((time.monotonic(), conn))
+            else:  # back to the pool (invalidated if it broke), which pings it before it is used again
+                conn.close()
+
+    def _warm_connection(self) -> Connection | None:
+        """The connection that committed last on the loop, if within warm_s; older ones go back to the pool."""
+        now = time.monotonic()
+        while self._warm:
+            at, conn = self._warm.pop()
+            if now - at <= self.warm_s:
+                return conn
+            conn.close()
+        return None
 
     @contextmanager
     def write_nowait(self) -> Iterator[Session]:
@@ -130,6 +160,8 @@ class Database:
         self.checkpointer.start()
 
     def dispose(self) -> None:
+        while self._warm:
+            self._warm.pop()[1].close()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.engine.dispose()

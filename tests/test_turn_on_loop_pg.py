@@ -235,6 +235,75 @@ def test_taking_a_connection_from_the_pool_never_stops_the_loop(pg_services, whe
     assert stall < 0.5, f"the event loop stood still for {stall:.2f} s while a connection was checked out"
 
 
+@contextmanager
+def checkouts(db):
+    """The threads the pool hands out connections on (a pre-ping or a connect happens there), in order."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def taken(*_args):
+        seen.append(threading.current_thread().name)
+
+    event.listen(db.engine, "checkout", taken)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "checkout", taken)
+
+
+def one_after_another(lane, *messages):
+    """Each (userid, text, key) sent once the one before is answered: a batch each."""
+
+    async def main():
+        return [await asyncio.wait_for(send(lane, *message), 20) for message in messages]
+
+    return asyncio.run(main())
+
+
+def test_a_batch_soon_after_another_takes_its_connection_again_without_the_pool(pg_services, where):
+    # The pool pings a connection before handing it out, on a thread: a batch within warm_s of the last
+    # commit on the loop takes that connection as it is, on the loop.
+    lane = TurnLane(pg_services.dispatcher, on_loop=True)
+    with checkouts(pg_services.db) as taken:
+        answers = one_after_another(
+            lane, ("wangfang", "填报", "k1"), ("wangfang", "6", "k2"), ("zhaolei", "填报", "k3")
+        )
+    lane.close()
+    assert "【1/14】" in answers[0][0].text and SAVED in answers[1][0].text and "【1/14】" in answers[2][0].text
+    assert where == {"k1": LOOP, "k2": LOOP, "k3": LOOP} and lane.handed_off == 0
+    assert len(taken) == 1 and LOOP not in taken, taken
+
+
+def test_a_connection_left_longer_than_warm_s_goes_back_to_the_pool_and_is_pinged(pg_services, where):
+    pg_services.db.warm_s = 0.0
+    lane = TurnLane(pg_services.dispatcher, on_loop=True)
+    with checkouts(pg_services.db) as taken:
+        answers = one_after_another(lane, ("wangfang", "填报", "k1"), ("wangfang", "6", "k2"))
+    lane.close()
+    assert SAVED in answers[1][0].text and where == {"k1": LOOP, "k2": LOOP}
+    assert len(taken) == 2 and LOOP not in taken, taken
+    assert pg_services.db.engine.pool.checkedout() == 1  # the one kept after the last commit, no other
+
+
+def test_a_kept_connection_the_server_dropped_hands_its_batch_to_the_thread_and_is_not_kept(pg_services, where):
+    # Within warm_s nothing pings the kept connection: if the server dropped it meanwhile, the batch fails
+    # on the loop and is redone on the thread (nothing of it kept), and that connection is not used again.
+    lane = TurnLane(pg_services.dispatcher, on_loop=True)
+    pg_services.db.warm_s = 60.0
+    one_after_another(lane, ("wangfang", "填报", "k1"))
+    (_at, kept), = pg_services.db._warm  # fmt: skip
+    with pg_services.db.engine.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({kept.connection.dbapi_connection.info.backend_pid})")
+    answers = one_after_another(lane, ("wangfang", "6", "k2"), ("wangfang", "7", "k3"))
+    lane.close()
+    assert SAVED in answers[0][0].text and "【3/14】" in answers[1][0].text, answers
+    assert where == {"k1": LOOP, "k2": "turn-lane", "k3": LOOP} and lane.handed_off == 1
+    assert all(conn is not kept for _at, conn in pg_services.db._warm)
+    with pg_services.db.read() as session:
+        assert sorted(e.count for e in session.exec(select(ActivityEntry))) == [6, 7]
+
+
 async def _stalled(lane, userid: str, text: str, key: str):
     return await longest_stall(send(lane, userid, text, key))
 
