@@ -276,7 +276,8 @@ def run(label: str, url: str, args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sessions = str(Path(tmp) / "werobot_session.sqlite3")
         wal = ("--werobot-wal",) if args.werobot_wal else ()
-        echo, turn, robot = Server("echo"), Server("turn", url), Server("werobot", sessions, *wal)
+        loop = ("--loop", args.loop)
+        echo, turn, robot = Server("echo", "", *loop), Server("turn", url, *loop), Server("werobot", sessions, *wal)
         try:
             file = Path(tmp) / "requests.txt"
             counted = warm_up(args, gen, file, url, clerks, pools, width, users, (echo, turn, robot))
@@ -339,6 +340,9 @@ def main() -> None:
         "--warmup", type=float, default=3, help="seconds of unmeasured load at each server first, then counted"
     )
     parser.add_argument("--floor-guess", type=float, default=4000, help="requests/s to prepare for the floor")
+    parser.add_argument(
+        "--loop", default="auto", help="the floor's and the turn's event loop: auto (uvloop when installed), asyncio"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         parser.exit(2, "wrk is not installed: apt-get install wrk (make bench-callbacks installs it)\n")

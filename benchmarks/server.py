@@ -123,6 +123,9 @@ def main() -> None:
     parser.add_argument("app", choices=("echo", "turn", "werobot"))
     parser.add_argument("--url", default="", help="the database (turn), the session file (werobot)")
     parser.add_argument("--werobot-wal", action="store_true", help="its session in WAL, synchronous=NORMAL")
+    parser.add_argument(
+        "--loop", default="auto", help="uvicorn's event loop: auto (uvloop when installed, as kaohe serve), asyncio"
+    )
     args = parser.parse_args()
     import uvicorn
 
@@ -140,7 +143,9 @@ def main() -> None:
         app, counting = create_echo_app(TOKEN, AES_KEY, CORP_ID), None
     else:
         app, counting = turn_app(args.url, counters)
-    config = uvicorn.Config(WithCounters(app, counters, counting), log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        WithCounters(app, counters, counting), log_level="warning", access_log=False, lifespan="on", loop=args.loop
+    )
     uvicorn.Server(config).run(sockets=[_listen()])
 
 

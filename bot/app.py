@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -26,6 +27,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        log.info(
+            "event loop: %s",
+            "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio",
+        )
         workers = _start_background(services, sender, scheduler)
         try:
             yield

@@ -183,9 +183,17 @@ def serve(
     port: int = 8000,
     no_scheduler: bool = typer.Option(False, "--no-scheduler", help="提醒交给 `kaohe scheduler` 发"),
     workers: int = typer.Option(1, help="网页进程数（多于一个时请用 PostgreSQL）"),
+    loop: str = typer.Option("auto", help="事件循环：auto（装了 uvloop 就用它）、uvloop 或 asyncio"),
 ) -> None:
     """The web service; runs the reminder scheduler in-process unless told not to."""
+    import importlib.util
+
     import uvicorn
+
+    if loop not in ("auto", "uvloop", "asyncio"):
+        fail(f"--loop 只能是 auto、uvloop 或 asyncio，不是「{loop}」")
+    if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        fail("这台机器没有装 uvloop：用 --loop asyncio，或先 pip install uvloop")
 
     from bot.http_guard import PROTOCOL
 
@@ -194,11 +202,11 @@ def serve(
     if workers > 1:
         if not no_scheduler:
             fail("多个 worker 时请用 `kaohe serve --no-scheduler`，另起一个 `kaohe scheduler`")
-        uvicorn.run("bot.asgi:app", host=host, port=port, workers=workers, factory=True, http=PROTOCOL)
+        uvicorn.run("bot.asgi:app", host=host, port=port, workers=workers, factory=True, http=PROTOCOL, loop=loop)
         return
     from bot.app import create_app
 
-    uvicorn.run(create_app(s, scheduler=not no_scheduler), host=host, port=port, http=PROTOCOL)
+    uvicorn.run(create_app(s, scheduler=not no_scheduler), host=host, port=port, http=PROTOCOL, loop=loop)
 
 
 @app.command(help="只运行提醒和发送队列，用于多个网页进程的部署。")

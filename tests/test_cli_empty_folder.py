@@ -136,6 +136,7 @@ def test_the_shipped_campaign_still_loads(kaohe_here):
         (("export", "--bogus"), "没有 --bogus 这个选项，用「kaohe export --help」查看用法"),
         (("export", "--format"), "--format 后面要跟一个值"),
         (("serve", "--port", "abc"), "--port 应为整数"),
+        (("serve", "--loop", "fast"), "--loop 只能是 auto、uvloop 或 asyncio，不是「fast」"),
         (("export", "--format", "json", "extra"), "命令用法不对（"),
     ],
 )
