@@ -270,3 +270,31 @@ def test_a_database_of_the_command_line_keeps_sqlites_own_checkpoints(sqlite_url
     with db.write() as session:
         assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
     db.dispose()
+
+
+def _first_and_one_callback_later(lane):
+    """One message, and another submitted a callback later (as a request read in the same round of I/O is,
+    when its handler runs after the first's): how many batches carried them."""
+
+    async def main():
+        later = []
+        first = lane.submit(Inbound("app", "wangfang", "填报", "k1"), 2048)
+        asyncio.get_running_loop().call_soon(
+            lambda: later.append(lane.submit(Inbound("app", "zhaolei", "填报", "k2"), 2048))
+        )
+        answer = await asyncio.wait_for(first, 20)
+        return [answer, await asyncio.wait_for(later[0], 20)]
+
+    answers = asyncio.run(main())
+    lane.close()
+    assert all("【1/14】" in a[0].text for a in answers), answers
+    return lane.batches
+
+
+def test_on_sqlite_a_message_a_callback_behind_the_first_joins_its_batch(services):
+    assert _first_and_one_callback_later(TurnLane(services.dispatcher, on_loop=True)) == 1
+
+
+def test_on_postgresql_a_batch_takes_off_at_the_loops_next_turn(pg_services):
+    # its batches overlap in flights: the one a callback behind takes off beside it
+    assert _first_and_one_callback_later(TurnLane(pg_services.dispatcher, on_loop=True)) == 2
