@@ -120,14 +120,10 @@ class Database:
         finally:
             self._write_lock.release()
 
-    def lock_person(self, session: Session, userid: str) -> None:
-        """Serialise one person's messages. SQLite's BEGIN IMMEDIATE already serialises every writer."""
-        if not self.is_sqlite:
-            core.run(session, core.prepared(session, "lock.person", _person_lock), {"k": _lock_key("person", userid)})
-
     def lock_people(self, session: Session, userids) -> None:
-        """Lock several people at once, in one order everywhere (their keys ascending), so two transactions
-        that each lock several cannot deadlock: one statement (locks are taken after the sort)."""
+        """Serialise these people's messages: their locks at once, in one order everywhere (keys ascending), so
+        two transactions that each lock several cannot deadlock: one statement (locks taken after the sort).
+        SQLite's BEGIN IMMEDIATE already serialises every writer."""
         core.run_all(session, self.locking_people(session, userids))
 
     def locking_people(self, session: Session, userids) -> list[tuple]:
@@ -165,10 +161,6 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.engine.dispose()
-
-
-def _person_lock(_session):
-    return select(func.pg_advisory_xact_lock(bindparam("k", type_=BigInteger)))
 
 
 def _people_lock(_session):

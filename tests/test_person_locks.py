@@ -20,7 +20,7 @@ def test_locked_people_stay_locked_to_others_until_the_transaction_ends(pg_url):
         db.lock_people(session, ["wangfang", "zhaolei", "wangfang"])
         during_batch = _free(db, ["wangfang", "zhaolei", "lisi"])
     with db.write() as session:
-        db.lock_person(session, "lisi")
+        db.lock_people(session, ["lisi"])
         during_one = _free(db, ["wangfang", "lisi"])
     assert (during_batch, during_one, _free(db, ["wangfang", "zhaolei", "lisi"])) == (
         [False, False, True],

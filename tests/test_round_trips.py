@@ -119,7 +119,7 @@ def test_what_was_read_ahead_is_sent_again_once_anything_went_to_the_server(pg_s
         "run_all": lambda s, e: core.run_all(s, [(_count_update(s), {"c": 9, "id": e.id, "at": e.updated_at})]),
         "orm": lambda s, e: (setattr(e, "count", 9), s.flush()),
         "text": lambda s, e: s.execute(text("UPDATE activity_entry SET count = 9")),
-        "lock": lambda s, e: pg_services.db.lock_person(s, "wangfang"),
+        "lock": lambda s, e: pg_services.db.lock_people(s, ["wangfang"]),
         "nothing": lambda s, e: None,
     }
     for name, between_them in between.items():

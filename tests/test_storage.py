@@ -46,7 +46,7 @@ def test_sqlite_waits_for_a_busy_database_instead_of_failing(sqlite_db):
 
 def bump(db: Database, userid: str) -> None:
     with db.write() as session:
-        db.lock_person(session, userid)
+        db.lock_people(session, [userid])
         state = dialogs.load_state(session=session, userid=userid)
         state.data = {"n": state.data.get("n", 0) + 1}
         dialogs.save_state(session=session, state=state)

@@ -23,7 +23,7 @@ def person_held(db, userid: str):
 
     def hold():
         with db.write() as session:
-            db.lock_person(session, userid)
+            db.lock_people(session, [userid])
             taken.set()
             release.wait(20)
 
