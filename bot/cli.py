@@ -186,14 +186,15 @@ def serve(
     loop: str = typer.Option("auto", help="事件循环：auto（装了 uvloop 就用它）、uvloop 或 asyncio"),
 ) -> None:
     """The web service; runs the reminder scheduler in-process unless told not to."""
-    import importlib.util
-
     import uvicorn
 
     if loop not in ("auto", "uvloop", "asyncio"):
         fail(f"--loop 只能是 auto、uvloop 或 asyncio，不是「{loop}」")
-    if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
-        fail("这台机器没有装 uvloop：用 --loop asyncio，或先 pip install uvloop")
+    if loop == "uvloop":
+        try:
+            import uvloop  # noqa: F401  (uvicorn imports it itself; a missing one is a traceback there)
+        except ImportError:
+            fail("这台机器没有装 uvloop：用 --loop asyncio，或先 pip install uvloop")
 
     from bot.http_guard import PROTOCOL
 

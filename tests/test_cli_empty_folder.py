@@ -154,3 +154,12 @@ def test_help_describes_every_command_in_chinese(kaohe_here, args):
     box = result.stdout.split("Commands")[1] if "Commands" in result.stdout else ""
     rows = [line.strip("│ ").split(None, 1) for line in box.splitlines() if line.startswith("│")]
     assert rows and all(len(row) == 2 and CHINESE.search(row[1]) for row in rows), result.stdout
+
+
+def test_serve_on_uvloop_where_it_cannot_be_imported_says_so_in_one_line(kaohe_here, tmp_path):
+    # a Python without uvloop (Windows, or a hand-made install): sys.modules["uvloop"] = None makes its import fail
+    shim = tmp_path / "no_uvloop"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text("import sys\nsys.modules['uvloop'] = None\n")
+    result = kaohe_here("serve", "--loop", "uvloop", env={"PYTHONPATH": str(shim)})
+    assert "这台机器没有装 uvloop：用 --loop asyncio" in one_chinese_line(result) and result.returncode == 2
