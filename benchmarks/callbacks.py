@@ -276,7 +276,7 @@ def run(label: str, url: str, args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sessions = str(Path(tmp) / "werobot_session.sqlite3")
         wal = ("--werobot-wal",) if args.werobot_wal else ()
-        loop = ("--loop", args.loop)
+        loop = ("--loop", args.loop, "--http", args.http)
         echo, turn, robot = Server("echo", "", *loop), Server("turn", url, *loop), Server("werobot", sessions, *wal)
         try:
             file = Path(tmp) / "requests.txt"
@@ -343,7 +343,17 @@ def main() -> None:
     parser.add_argument(
         "--loop", default="auto", help="the floor's and the turn's event loop: auto (uvloop when installed), asyncio"
     )
+    parser.add_argument(
+        "--http",
+        default="auto",
+        choices=("auto", "httptools", "h11"),
+        help="the floor's and the turn's HTTP parser, as kaohe serve --http (auto: httptools when installed)",
+    )
     args = parser.parse_args()
+    if args.http == "auto":  # as kaohe serve's auto, and printed as what it chose
+        from bot.http_guard import httptools_installed
+
+        args.http = "httptools" if httptools_installed() else "h11"
     if shutil.which("wrk") is None:
         parser.exit(2, "wrk is not installed: apt-get install wrk (make bench-callbacks installs it)\n")
     on_chosen_database(parser, args, run)

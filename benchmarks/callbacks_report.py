@@ -78,7 +78,8 @@ def report(
     last_f, last_t, last_r = floors[-1], turns[-1], robots[-1]
     everything = floors + turns + robots
     lines = [
-        f"== {label}: wrk -t{args.threads} -c{args.connections}, {args.seconds:g} s per run, {args.repeat} runs ==",
+        f"== {label}: wrk -t{args.threads} -c{args.connections}, {args.seconds:g} s per run, {args.repeat} runs; "
+        f"uvicorn's HTTP parser {args.http}, event loop {args.loop} ==",
         f"floor (echo)     {_rates(floors)}",
         f"turn (填报 answer) {_rates(turns)}",
         f"WeRoBot 1.13     {_rates(robots)} (SQLite session, waitress, one thread)",

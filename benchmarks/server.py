@@ -126,8 +126,11 @@ def main() -> None:
     parser.add_argument(
         "--loop", default="auto", help="uvicorn's event loop: auto (uvloop when installed, as kaohe serve), asyncio"
     )
+    parser.add_argument("--http", default="auto", help="uvicorn's HTTP protocol: auto, httptools, h11 (as kaohe serve)")
     args = parser.parse_args()
     import uvicorn
+
+    from bot.http_guard import protocol
 
     logging.basicConfig(level=logging.WARNING)
     counters = Counters()
@@ -144,7 +147,12 @@ def main() -> None:
     else:
         app, counting = turn_app(args.url, counters)
     config = uvicorn.Config(
-        WithCounters(app, counters, counting), log_level="warning", access_log=False, lifespan="on", loop=args.loop
+        WithCounters(app, counters, counting),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        loop=args.loop,
+        http=protocol(args.http),  # kaohe serve's protocol, with its deadline for request heads
     )
     uvicorn.Server(config).run(sockets=[_listen()])
 

@@ -184,6 +184,7 @@ def serve(
     no_scheduler: bool = typer.Option(False, "--no-scheduler", help="提醒交给 `kaohe scheduler` 发"),
     workers: int = typer.Option(1, help="网页进程数（多于一个时请用 PostgreSQL）"),
     loop: str = typer.Option("auto", help="事件循环：auto（装了 uvloop 就用它）、uvloop 或 asyncio"),
+    http: str = typer.Option("auto", help="HTTP 解析：auto（装了 httptools 就用它）、httptools 或 h11"),
 ) -> None:
     """The web service; runs the reminder scheduler in-process unless told not to."""
     import uvicorn
@@ -196,18 +197,23 @@ def serve(
         except ImportError:
             fail("这台机器没有装 uvloop：用 --loop asyncio，或先 pip install uvloop")
 
-    from bot.http_guard import PROTOCOL
+    from bot.http_guard import httptools_installed, protocol
 
+    if http not in ("auto", "httptools", "h11"):
+        fail(f"--http 只能是 auto、httptools 或 h11，不是「{http}」")
+    if http == "httptools" and not httptools_installed():
+        fail("这台机器没有装 httptools：用 --http h11，或先 pip install httptools")
+    parser = protocol(http)
     s = settings()
     _prepare(s)
     if workers > 1:
         if not no_scheduler:
             fail("多个 worker 时请用 `kaohe serve --no-scheduler`，另起一个 `kaohe scheduler`")
-        uvicorn.run("bot.asgi:app", host=host, port=port, workers=workers, factory=True, http=PROTOCOL, loop=loop)
+        uvicorn.run("bot.asgi:app", host=host, port=port, workers=workers, factory=True, http=parser, loop=loop)
         return
     from bot.app import create_app
 
-    uvicorn.run(create_app(s, scheduler=not no_scheduler), host=host, port=port, http=PROTOCOL, loop=loop)
+    uvicorn.run(create_app(s, scheduler=not no_scheduler), host=host, port=port, http=parser, loop=loop)
 
 
 @app.command(help="只运行提醒和发送队列，用于多个网页进程的部署。")

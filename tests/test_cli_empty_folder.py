@@ -137,6 +137,7 @@ def test_the_shipped_campaign_still_loads(kaohe_here):
         (("export", "--format"), "--format 后面要跟一个值"),
         (("serve", "--port", "abc"), "--port 应为整数"),
         (("serve", "--loop", "fast"), "--loop 只能是 auto、uvloop 或 asyncio，不是「fast」"),
+        (("serve", "--http", "llhttp"), "--http 只能是 auto、httptools 或 h11，不是「llhttp」"),
         (("export", "--format", "json", "extra"), "命令用法不对（"),
     ],
 )
@@ -163,3 +164,11 @@ def test_serve_on_uvloop_where_it_cannot_be_imported_says_so_in_one_line(kaohe_h
     (shim / "sitecustomize.py").write_text("import sys\nsys.modules['uvloop'] = None\n")
     result = kaohe_here("serve", "--loop", "uvloop", env={"PYTHONPATH": str(shim)})
     assert "这台机器没有装 uvloop：用 --loop asyncio" in one_chinese_line(result) and result.returncode == 2
+
+
+def test_serve_on_httptools_where_it_cannot_be_imported_says_so_in_one_line(kaohe_here, tmp_path):
+    shim = tmp_path / "no_httptools"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text("import sys\nsys.modules['httptools'] = None\n")
+    result = kaohe_here("serve", "--http", "httptools", env={"PYTHONPATH": str(shim)})
+    assert "这台机器没有装 httptools：用 --http h11" in one_chinese_line(result) and result.returncode == 2

@@ -1,4 +1,5 @@
-"""`kaohe serve` runs on uvloop (a dependency) unless told `--loop asyncio`; it says which in its log."""
+"""`kaohe serve` runs on uvloop and httptools (dependencies) unless told `--loop asyncio` or `--http h11`, and
+on h11 where httptools cannot be imported; it says which in its log."""
 
 import httpx
 import pytest
@@ -14,3 +15,20 @@ def test_serve_says_which_event_loop_it_runs_on(tmp_path, args, loop):
     finally:
         server.stop()
     assert f"event loop: {loop}" in server.log(), server.log()
+
+
+@pytest.mark.parametrize(
+    "args, shim, http", [((), False, "httptools"), ((), True, "h11"), (("--http", "h11"), False, "h11")]
+)
+def test_serve_says_which_http_parser_it_runs_and_falls_back_to_h11(tmp_path, args, shim, http):
+    env = demo_env(tmp_path)
+    if shim:  # a Python without httptools: sys.modules["httptools"] = None makes its import fail
+        (tmp_path / "no_httptools").mkdir()
+        (tmp_path / "no_httptools" / "sitecustomize.py").write_text("import sys\nsys.modules['httptools'] = None\n")
+        env["PYTHONPATH"] = str(tmp_path / "no_httptools")
+    server = KaoheServe(tmp_path, env, args=("--no-scheduler", *args))
+    try:
+        assert httpx.get(f"{server.url}/healthz", timeout=10).json() == {"ok": True}
+    finally:
+        server.stop()
+    assert f"http: {http}, a request's head within" in server.log(), server.log()

@@ -1,4 +1,5 @@
-"""A request's line and headers have a deadline (bot/http_guard.py), against a real `kaohe serve`."""
+"""A request's line and headers have a deadline (bot/http_guard.py), against a real `kaohe serve`, on each of
+its HTTP parsers (httptools, the default, and h11)."""
 
 import socket
 import time
@@ -13,11 +14,12 @@ from tests.wecom_client_side import envelope, text_xml
 HEADER_TIMEOUT_S = 1
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def server(tmp_path_factory, request):
     tmp_path = tmp_path_factory.mktemp("slow-heads")
     env = demo_env(tmp_path, KAOHE_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S))
-    live = KaoheServe(tmp_path, env, args=("--no-scheduler",))
+    live = KaoheServe(tmp_path, env, args=("--no-scheduler", "--http", request.param))
+    live.parser = request.param
     yield live
     live.stop()
 
@@ -48,6 +50,11 @@ def read_response(conn: socket.socket) -> bytes:
     while len(body) < length:
         body += conn.recv(65536)
     return head + b"\r\n\r\n" + body
+
+
+def test_it_runs_on_the_parser_it_was_told(server):
+    assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+    assert f"http: {server.parser}, a request's head within 1 s" in server.log(), server.log()
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_deadline(server):
@@ -118,3 +125,22 @@ def test_the_service_still_answers_others_meanwhile(server):
     finally:
         for conn in idle:
             conn.close()
+
+
+def test_a_pipelined_request_whose_head_came_whole_is_not_timed_out_behind_the_first(server):
+    # Two requests in one write: a quick one, then the head of a callback whose body comes after the head's
+    # deadline. The second head was whole when the first answer went: its slow body is the body's business.
+    params, body = envelope(text_xml("wangfang", "帮助"))
+    conn = connect(server.port)
+    conn.sendall(
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        + f"POST /wecom/callback?{urlencode(params)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+    )
+    first = read_response(conn)
+    assert first.startswith(b"HTTP/1.1 200"), first[:200]
+    time.sleep(HEADER_TIMEOUT_S + 0.5)
+    conn.sendall(body)
+    second = read_response(conn)
+    conn.close()
+    assert second.startswith(b"HTTP/1.1 200"), second[:300]
