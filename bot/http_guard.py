@@ -5,6 +5,8 @@ ever (its keep-alive timer runs only between requests and stops at the first byt
 the process's connections and file descriptors (slowloris). Here a request's head must be whole within
 KAOHE_HEADER_TIMEOUT_S of the connection opening or of the last response; otherwise the client gets 408 and
 the connection is closed, with one line in the log. The body has its own deadline (bot/body_guard.py).
+A head is also at most MAX_HEAD_BYTES (h11's own limit; httptools has none and keeps a header line or URL
+however long it grows): a longer one is answered 431 and its connection closed.
 
 `kaohe serve --http auto|httptools|h11` picks the parser: auto is httptools (C, llhttp; a dependency) when it
 can be imported, as uvicorn's own auto. It cost a callback about 130 µs less CPU than h11 (pure Python) in
@@ -21,6 +23,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 log = logging.getLogger(__name__)
 PROTOCOLS = {"h11": "bot.http_guard:HeaderDeadlineH11", "httptools": "bot.http_guard:HeaderDeadlineHttpTools"}
 _TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_TOO_BIG = b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+MAX_HEAD_BYTES = 16 * 1024  # h11's max_incomplete_event_size, which uvicorn's h11 protocol keeps
 _from_settings: list[float] = []
 
 
@@ -98,14 +102,32 @@ else:
 
     class HeaderDeadlineHttpTools(_HeadDeadline, HttpToolsProtocol):
         parser_name = "httptools"
+        _head_bytes = 0  # received since the last head was whole, while no body was being read
+        _in_body = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
 
+        def data_received(self, data: bytes) -> None:
+            if not self._in_body:  # a head's bytes (a chunk that begins in a body is the body's)
+                self._head_bytes += len(data)
+            super().data_received(data)
+            if not self._in_body and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+                client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+                log.info("closed a connection from %s: a request head over %d bytes", client, MAX_HEAD_BYTES)
+                self._disarm()
+                self.transport.write(_TOO_BIG)
+                self.transport.close()
+
         def on_headers_complete(self) -> None:
             self._disarm()  # the head is whole: its request runs (or waits behind the one before it)
+            self._head_bytes, self._in_body = 0, True
             super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._in_body = False
+            super().on_message_complete()
 
         def on_response_complete(self) -> None:
             next_is_whole = bool(self.pipeline)  # a pipelined request whose head came whole: it starts now

@@ -144,3 +144,33 @@ def test_a_pipelined_request_whose_head_came_whole_is_not_timed_out_behind_the_f
     second = read_response(conn)
     conn.close()
     assert second.startswith(b"HTTP/1.1 200"), second[:300]
+
+
+def test_a_head_longer_than_h11s_limit_is_refused_at_once_and_the_service_goes_on(server):
+    # httptools keeps a header line however long it grows; sent fast, one would fill the memory well
+    # within the head's deadline. Past 16 KiB the connection gets a 4xx (h11: 400, httptools: 431) and
+    # is closed, long before the deadline. On a kept-alive connection: after a first request, counted anew.
+    conn = connect(server.port)
+    conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert read_response(conn).startswith(b"HTTP/1.1 200")
+    began, closed = time.monotonic(), False
+    try:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: ")
+        for _ in range(64):  # up to 1 MiB, the line never ending
+            conn.sendall(b"a" * 16384)
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    answer = read_until_closed(conn)
+    took = time.monotonic() - began
+    conn.close()
+    assert closed or answer.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400")), answer[:200]
+    assert not answer.startswith(b"HTTP/1.1 408") and took < HEADER_TIMEOUT_S, f"{took:.2f} s: {answer[:80]!r}"
+    assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+def test_a_big_body_after_a_short_head_is_not_a_long_head(server):
+    # the head's count stops where its body begins: a callback of 40 KB (in the body's limit) is answered
+    params, body = envelope(text_xml("wangfang", "帮助"))
+    padded = body.replace(b"</xml>", b"<Pad>" + b"x" * 40000 + b"</Pad></xml>")
+    answer = httpx.post(f"{server.url}/wecom/callback", params=params, content=padded, timeout=10)
+    assert answer.status_code == 200, (answer.status_code, answer.text)
