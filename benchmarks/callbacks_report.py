@@ -62,6 +62,21 @@ def _ratios(tops: list[Measured], bottoms: list[Measured], fmt: str) -> str:
     return f"{', '.join(format(r, fmt) for r in ratios)} (median {format(ratios[len(ratios) // 2], fmt)})"
 
 
+def collector(floor: Measured, turn: Measured) -> str:
+    def one(m: Measured, what: str) -> str:
+        s = m.stats
+        if "gc_passes" not in s:
+            return "?"
+        young, middle, full = s["gc_passes"]
+        per = s["gc_ms"] * 1e3 / max(m.wrk["requests"], 1)
+        return f"{what} {young}+{middle}+{full} passes, {s['gc_ms']:.0f} ms, {per:.1f} µs a request"
+
+    return (
+        f"garbage collector {one(floor, 'floor')}; {one(turn, 'turn')} (generations 0+1+2, the last runs; "
+        f"the turn's HeapKeeper freezes the heap and raises the young threshold, bot/heap.py)"
+    )
+
+
 def statements(counted: Measured) -> str:
     s = counted.stats
     return (
@@ -98,6 +113,7 @@ def report(
         f"{last_r.cpu_us():.0f} µs (server process; in the kernel {_kernel(last_f)}, {_kernel(last_t)}, "
         f"{_kernel(last_r)}); "
         f"wrk {last_t.wrk_cpu_s / max(last_t.wrk['duration_us'] / 1e6, 1e-9):.0%} of a core",
+        collector(last_f, last_t),
         statements(counted),
         f"machine          {os.cpu_count()} cores, {last_t.machine_busy:.0%} busy during the last turn run; "
         f"load average {last_r.load} (after the last run)",

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import gc
 import json
 import logging
 import socket
 import threading
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,16 +26,29 @@ AT = datetime(2013, 12, 12, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # self-che
 
 
 class Counters:
-    """Turns, transactions and statements: all of them, and those issued inside the dispatcher."""
+    """Turns, transactions and statements: all of them, and those issued inside the dispatcher; and the
+    garbage collector's passes and their time (gc.callbacks), whichever thread ran them."""
 
     def __init__(self):
         self.lock, self.inside = threading.Lock(), contextvars.ContextVar("inside", default=False)
         # (a context variable: on PostgreSQL batches run in greenlets on the loop, each with its own context)
         self.reset()
+        self._gc_began = 0.0
+        gc.callbacks.append(self._on_gc)
 
     def reset(self) -> None:
         with self.lock:
             self.turns = self.statements = self.turn_statements = self.batches = self.handed_off = 0
+            self.gc_passes, self.gc_s = [0, 0, 0], 0.0
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_began = time.perf_counter()
+            return
+        took = time.perf_counter() - self._gc_began
+        with self.lock:
+            self.gc_passes[info["generation"]] += 1
+            self.gc_s += took
 
     def on_statement(self, *_args) -> None:
         with self.lock:
@@ -70,6 +85,8 @@ class Counters:
                 "turn_statements": self.turn_statements,
                 "batches": self.batches,
                 "handed_off": self.handed_off,
+                "gc_passes": list(self.gc_passes),
+                "gc_ms": self.gc_s * 1e3,
             }
 
 

@@ -9,6 +9,13 @@
 #     collect everything (what died in a cycle while frozen is freed here), freeze again. One long pass.
 #   - Every `every` turns: collect and freeze what has come since (people and units load lazily).
 # Frozen objects are still freed when nothing refers to them; only cycles wait for the next full pass.
+#
+# And the youngest generation is collected every YOUNG (10,000) net allocations instead of CPython's 700. A
+# young pass walks what the requests in flight hold, however little of it is garbage: at 700 a serving
+# process on SQLite made one every 7 turns, 2,370 passes and 20 full ones for about 19,000 turns, 0.72 s in
+# all (37 µs a turn, measured with gc.callbacks in benchmarks.server); at 10,000, 181 young passes and 5 full
+# ones (4 of them this keeper's), 0.23 s. What dies in a cycle waits a little longer to be freed: a few
+# thousand objects at most.
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import logging
 import time
 
 log = logging.getLogger(__name__)
+YOUNG = 10_000  # net allocations between young passes (CPython's default 700)
 
 
 class HeapKeeper:
@@ -31,6 +39,10 @@ class HeapKeeper:
             return
         self._since += turns
         if generation != self._generation:
+            if self._generation is None:  # the first batch: the process serves from now on
+                young, *older = gc.get_threshold()
+                if 0 < young < YOUNG:  # an operator's larger threshold, or 0 (automatic passes off), stays
+                    gc.set_threshold(YOUNG, *older)
             self._generation = generation
             started = time.perf_counter()
             gc.unfreeze()

@@ -20,8 +20,10 @@ class Node:
 @pytest.fixture(autouse=True)
 def thawed():
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_the_first_batch_freezes_the_heap_and_a_new_roster_view_refreezes_it_whole():
@@ -32,6 +34,18 @@ def test_the_first_batch_freezes_the_heap_and_a_new_roster_view_refreezes_it_who
     assert keeper.full_passes == 1  # nothing new: no pass
     keeper.after(16, generation=2)
     assert keeper.full_passes == 2
+
+
+def test_the_first_batch_makes_young_passes_rarer_and_leaves_the_older_generations_and_an_operators_choice():
+    gc.set_threshold(700, 10, 10)  # CPython's defaults
+    HeapKeeper(enabled=True).after(16, generation=1)
+    assert gc.get_threshold() == (10_000, 10, 10)
+    gc.set_threshold(50_000, 20, 5)  # an operator's own, larger
+    HeapKeeper(enabled=True).after(16, generation=1)
+    assert gc.get_threshold() == (50_000, 20, 5)
+    gc.set_threshold(0)  # automatic passes turned off: they stay off
+    HeapKeeper(enabled=True).after(16, generation=1)
+    assert gc.get_threshold()[0] == 0
 
 
 def test_objects_kept_since_are_frozen_every_so_many_turns():
@@ -59,9 +73,11 @@ def test_a_cycle_dropped_while_frozen_is_freed_at_the_next_full_pass():
 
 
 def test_a_keeper_turned_off_freezes_nothing():
+    gc.set_threshold(700, 10, 10)
     keeper = HeapKeeper(enabled=False, every=1)
     keeper.after(100, generation=1)
     assert gc.get_freeze_count() == 0 and keeper.full_passes == keeper.top_ups == 0
+    assert gc.get_threshold() == (700, 10, 10)
 
 
 def test_the_service_freezes_its_heap_after_its_first_batch(sqlite_url, monkeypatch):
