@@ -84,3 +84,12 @@ def demo_env(tmp_path: Path, url: str | None = None, **extra: str) -> dict[str, 
     made = run_kaohe(tmp_path, url, "demo", "--campaign-out", tmp_path / "demo.toml")
     assert made.returncode == 0, made.stderr
     return {**CALLBACK_ENV, "KAOHE_DATABASE_URL": url, "KAOHE_CAMPAIGN": str(tmp_path / "demo.toml"), **extra}
+
+
+def without(tmp_path: Path, module: str) -> str:
+    """A PYTHONPATH under which `module` cannot be imported (a sitecustomize sets sys.modules[module] to
+    None), as on a Python that lacks it: for a `kaohe` subprocess's environment."""
+    shim = tmp_path / f"no_{module}"
+    shim.mkdir(exist_ok=True)
+    (shim / "sitecustomize.py").write_text(f"import sys\nsys.modules[{module!r}] = None\n")
+    return str(shim)

@@ -7,6 +7,7 @@ import pytest
 
 from storage.campaign import DEFAULT_CAMPAIGN, load_campaign
 from tests.conftest import KAOHE
+from tests.kaohe_process import without
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -157,18 +158,14 @@ def test_help_describes_every_command_in_chinese(kaohe_here, args):
     assert rows and all(len(row) == 2 and CHINESE.search(row[1]) for row in rows), result.stdout
 
 
-def test_serve_on_uvloop_where_it_cannot_be_imported_says_so_in_one_line(kaohe_here, tmp_path):
-    # a Python without uvloop (Windows, or a hand-made install): sys.modules["uvloop"] = None makes its import fail
-    shim = tmp_path / "no_uvloop"
-    shim.mkdir()
-    (shim / "sitecustomize.py").write_text("import sys\nsys.modules['uvloop'] = None\n")
-    result = kaohe_here("serve", "--loop", "uvloop", env={"PYTHONPATH": str(shim)})
-    assert "这台机器没有装 uvloop：用 --loop asyncio" in one_chinese_line(result) and result.returncode == 2
-
-
-def test_serve_on_httptools_where_it_cannot_be_imported_says_so_in_one_line(kaohe_here, tmp_path):
-    shim = tmp_path / "no_httptools"
-    shim.mkdir()
-    (shim / "sitecustomize.py").write_text("import sys\nsys.modules['httptools'] = None\n")
-    result = kaohe_here("serve", "--http", "httptools", env={"PYTHONPATH": str(shim)})
-    assert "这台机器没有装 httptools：用 --http h11" in one_chinese_line(result) and result.returncode == 2
+@pytest.mark.parametrize(
+    "module, args, said",
+    [
+        ("uvloop", ("--loop", "uvloop"), "这台机器没有装 uvloop：用 --loop asyncio"),
+        ("httptools", ("--http", "httptools"), "这台机器没有装 httptools：用 --http h11"),
+    ],
+)
+def test_serve_on_a_library_that_cannot_be_imported_says_so_in_one_line(kaohe_here, tmp_path, module, args, said):
+    # a Python without it (uvloop on Windows, or a hand-made install)
+    result = kaohe_here("serve", *args, env={"PYTHONPATH": without(tmp_path, module)})
+    assert said in one_chinese_line(result) and result.returncode == 2
