@@ -143,7 +143,12 @@ def main() -> None:
     parser.add_argument(
         "--loop", default="auto", help="uvicorn's event loop: auto (uvloop when installed, as kaohe serve), asyncio"
     )
-    parser.add_argument("--http", default="auto", help="uvicorn's HTTP protocol: auto, httptools, h11 (as kaohe serve)")
+    parser.add_argument(
+        "--http",
+        default="auto",
+        choices=("auto", "httptools", "h11"),
+        help="uvicorn's HTTP protocol: auto, httptools, h11 (as kaohe serve)",
+    )
     args = parser.parse_args()
     import uvicorn
 

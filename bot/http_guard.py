@@ -53,6 +53,14 @@ class _HeadDeadline:
     transport: asyncio.Transport
     client: tuple[str, int] | None
 
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _arm(self) -> None:
         self._disarm()
         self._head_deadline = self.loop.call_later(_deadline(self), self._too_slow)
@@ -64,20 +72,20 @@ class _HeadDeadline:
 
     def _too_slow(self) -> None:
         self._head_deadline = None
-        if self.transport.is_closing():
-            return
+        if not self.transport.is_closing():
+            self._refuse(_TIMED_OUT, f"no whole request head within {_deadline(self):.0f} s")
+
+    def _refuse(self, answer: bytes, why: str) -> None:
+        """Answer (408, 431), close the connection, and say so in one log line."""
+        self._disarm()
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-        log.info("closed a connection from %s: no whole request head within %.0f s", client, _deadline(self))
-        self.transport.write(_TIMED_OUT)
+        log.info("closed a connection from %s: %s", client, why)
+        self.transport.write(answer)
         self.transport.close()
 
 
 class HeaderDeadlineH11(_HeadDeadline, H11Protocol):
     parser_name = "h11"
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
 
     def handle_events(self) -> None:
         super().handle_events()
@@ -88,10 +96,6 @@ class HeaderDeadlineH11(_HeadDeadline, H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._arm()  # the next request's head, on a kept-alive connection
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
 
 try:
@@ -105,20 +109,12 @@ else:
         _head_bytes = 0  # received since the last head was whole, while no body was being read
         _in_body = False
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
         def data_received(self, data: bytes) -> None:
             if not self._in_body:  # a head's bytes (a chunk that begins in a body is the body's)
                 self._head_bytes += len(data)
             super().data_received(data)
             if not self._in_body and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
-                client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-                log.info("closed a connection from %s: a request head over %d bytes", client, MAX_HEAD_BYTES)
-                self._disarm()
-                self.transport.write(_TOO_BIG)
-                self.transport.close()
+                self._refuse(_TOO_BIG, f"a request head over {MAX_HEAD_BYTES} bytes")
 
         def on_headers_complete(self) -> None:
             self._disarm()  # the head is whole: its request runs (or waits behind the one before it)
@@ -134,10 +130,6 @@ else:
             super().on_response_complete()
             if not self.transport.is_closing() and not next_is_whole:
                 self._arm()  # the next request's head, on a kept-alive connection
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
 
 
 def _deadline(protocol: _HeadDeadline) -> float:
