@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install bench bench-callbacks faults fuzz clean
+.PHONY: run test lint install bench bench-callbacks bench-instructions faults fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench-callbacks: $(VENV)/.installed-bench
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.callbacks --db postgres
 	. scripts/test-services.sh && $(BIN)/python -m benchmarks.turn_cpu && $(BIN)/python -m benchmarks.turn_cpu --db postgres
 	$(BIN)/python -m benchmarks.asgi_cpu && $(BIN)/python -m benchmarks.asgi_cpu --calls --requests 2000
+
+# Instructions per answer turn in the dispatcher under valgrind's callgrind: the same on a busy machine as on
+# an idle one, so a change to the hot path can be weighed before the wrk runs (a few minutes a database).
+bench-instructions: $(VENV)/.installed-bench
+	. scripts/bench-tools.sh && $(BIN)/python -m benchmarks.turn_instructions --top 15
+	. scripts/test-services.sh && $(BIN)/python -m benchmarks.turn_instructions --db postgres --top 15
 
 # A longer WeCom outage than make test's fault run, with the shipped backoff; prints figures, never fails.
 faults: $(STAMP)
