@@ -123,22 +123,17 @@ class Dispatcher:
         now = self.clock.now()  # one instant for everything the turn writes
         if not locked:  # before anything of the person is read: first in the round trip of the first reads
             before = [*self.db.locking_people(session, [inbound.userid]), *before]
-        # the key (with the roster's stamp) and the person's state in one go (one round trip on PostgreSQL);
-        # the reads come after the claim (and after the writes before them), as they would one by one
+        # the key with the roster's stamp and the person's state in one statement (on PostgreSQL in one round
+        # trip with what is read ahead); the reads come after the claim (and after the writes before them)
         ahead = self._ahead(session, inbound.userid)
-        first = [
-            *before,
-            dialogs.claiming(session, inbound.msg_key, inbound.userid, now),
-            dialogs.reading_state(session, inbound.userid),
-            *ahead,
-        ]
-        claimed, state, *read = core.run_all(session, first)[len(before) :]
+        first = [*before, dialogs.claiming_with_state(session, inbound.msg_key, inbound.userid, now), *ahead]
+        claimed, *read = core.run_all(session, first)[len(before) :]
         core.read_ahead(session, ahead, read)
         if not dialogs.claimed(claimed):
             answered = dialogs.answered(session=session, key=inbound.msg_key)
             return [Reply.from_dict(r, self.keyring) for r in answered], []
         core.collect_closing(session)
-        replies, writes = self._handle(session, inbound, dialogs.stamp_of(claimed), state, now)
+        replies, writes = self._handle(session, inbound, dialogs.stamp_of(claimed), claimed, now)
         writes = core.closing(session) + writes  # the audit rows, before the state and the stored answer
         mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
         later = [Reply(text, to=[inbound.userid]) for text in overflow]

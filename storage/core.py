@@ -500,7 +500,10 @@ def _compiled(dialect, stmt, params: dict) -> _Compiled | None:
         return found[1]
     # An INSERT without RETURNING of its own: no implicit RETURNING of the key (nobody here reads it back)
     plain_insert = isinstance(stmt, Insert) and not stmt._returning
-    compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys else None, for_executemany=plain_insert)
+    # an INSERT's parameters are its columns' values, and may bind something else too (a subquery in its
+    # RETURNING: storage/dialogs.py's claim reads the sender's state), which SQLAlchemy must not take for one
+    columns = [k for k in keys if k in stmt.table.c] if keys else None
+    compiled = stmt.compile(dialect=dialect, column_keys=columns, for_executemany=plain_insert)
     runnable = not (
         compiled.insert_prefetch
         or compiled.update_prefetch

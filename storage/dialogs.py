@@ -50,8 +50,10 @@ def reading_state(session: Session, userid: str) -> tuple:
 
 
 def state_of(userid: str, rows) -> State:
+    """The state in what reading_state or claiming_with_state returned (in the claim's row, a person without
+    a state has none of its columns: data is never NULL in a state's row)."""
     row = rows.first()
-    if row is None:
+    if row is None or row.data is None:
         return State(userid)
     return State(userid, row.flow, row.data, row.updated_at)
 
@@ -82,6 +84,23 @@ def claiming(session: Session, key: str, userid: str, now: datetime | None = Non
     """claim's statement and parameters, for core.run_all; then claimed."""
     values = {"key": key, "userid": userid, "replies": [], "created_at": now or utcnow()}
     return prepared(session, "key.claim", _claim), values
+
+
+def _claim_with_state(session):
+    # and the sender's state, read as reading_state reads it, after the key is taken: another statement less
+    def state(column):
+        return select(column).where(_STATE.c.userid == bindparam("state_of")).scalar_subquery().label(column.name)
+
+    stmt = insert_ignoring(session, _KEYS, ["key"])
+    return stmt.returning(
+        _KEYS.c.key, the_stamp(), state(_STATE.c.flow), state(_STATE.c.data), state(_STATE.c.updated_at)
+    )
+
+
+def claiming_with_state(session: Session, key: str, userid: str, now: datetime | None = None) -> tuple:
+    """claiming's statement, which also reads the sender's state (state_of takes its rows): a turn's first."""
+    values = {"key": key, "userid": userid, "replies": [], "created_at": now or utcnow(), "state_of": userid}
+    return prepared(session, "key.claim+state", _claim_with_state), values
 
 
 def claimed(rows) -> bool:

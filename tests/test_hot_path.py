@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from bot.services import build_services
 from handlers.base import Inbound
-from storage import dialogs, entries
+from storage import core, dialogs, entries
 from storage.db import Database
 from storage.models import ActivityEntry, AuditEntry
 from tests.conftest import _services
@@ -139,6 +139,22 @@ def test_a_claimed_message_key_cannot_be_claimed_again_and_a_rollback_frees_it(a
     with db.write() as session:
         assert not dialogs.claim(session=session, key="k", userid="wangfang")
         assert dialogs.answered(session=session, key="k") == [{"text": "好"}]
+
+
+def test_the_claim_reads_the_senders_own_state_or_a_fresh_one_and_nothing_when_the_key_was_taken(any_services):
+    db = any_services.db
+    with db.write() as session:
+        dialogs.save_state(session=session, state=dialogs.State("liqiang", "activities", {"i": 3}))
+        dialogs.save_state(session=session, state=dialogs.State("zhaomin", "selfscore", {"i": 1}))
+    with db.write() as session:
+        rows = core.run_all(
+            session, [dialogs.claiming_with_state(session, f"k-{u}", u) for u in ("liqiang", "wangfang")]
+        )
+        mine, fresh = (dialogs.state_of(u, r) for u, r in zip(("liqiang", "wangfang"), rows, strict=True))
+        again = core.run(session, *dialogs.claiming_with_state(session, "k-liqiang", "liqiang"))
+    assert (mine.flow, mine.data) == ("activities", {"i": 3}) and mine.updated_at is not None
+    assert fresh == dialogs.State("wangfang") and fresh.data == {}  # no row of hers: a state of her own to fill
+    assert all(dialogs.claimed(r) for r in rows) and not dialogs.claimed(again) and again.first() is None
 
 
 @pytest.mark.postgres

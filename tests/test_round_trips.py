@@ -16,7 +16,7 @@ def test_an_answer_turn_alone_takes_three_round_trips(pg_services, trips):
     trips.clear()
     answer = dispatcher.dispatch(Inbound("app", "wangfang", "6", "k1"))
     assert "已记录：党委会 6 次" in answer[0].text
-    # BEGIN, her lock, the claim, the stamp, her state and (read ahead: she was left in table 1) the
+    # BEGIN, her lock, the claim with the stamp and her state and (read ahead: she was left in table 1) the
     # submission and the unit's entries; the entry's INSERT; the audit row, her state and the stored answer
     # (then psycopg's COMMIT, not through the wire)
     assert trips == ["pipeline", "execute", "pipeline"], trips
@@ -28,7 +28,7 @@ def test_in_a_batch_an_answer_turn_takes_two_round_trips_more(pg_services, trips
     trips.clear()
     answers = dispatcher.dispatch_many([(Inbound("app", u, "6", f"{u}1"), None) for u in ("wangfang", "liqiang")])
     assert all("已记录：党委会 6 次" in a[0].text for a in answers)
-    # each turn: [BEGIN and both locks, or the turn before's closing writes +] claim, stamp, state, submission
+    # each turn: [BEGIN and both locks, or the turn before's closing writes +] claim with stamp and state, submission
     # and entries; the entry's INSERT; and the last turn's closing writes
     assert len(trips) == 2 * 2 + 1, trips
     with pg_services.db.read() as session:
@@ -85,8 +85,9 @@ def test_a_turn_outside_a_form_reads_nothing_ahead(pg_services, monkeypatch):
     dispatcher.dispatch(Inbound("app", "wangfang", "取消", "k2"))
     sizes.clear()
     dispatcher.dispatch(Inbound("app", "wangfang", "帮助", "k3"))
-    # her lock, the claim with the stamp, her state; in the form, the submission and the unit's entries too
-    assert dispatcher._in_form == {} and sizes[0] == 3 and in_form == 5, (sizes, in_form)
+    # her lock, the claim with the stamp and her state (one statement); in the form, the submission and the
+    # unit's entries too
+    assert dispatcher._in_form == {} and sizes[0] == 2 and in_form == 4, (sizes, in_form)
 
 
 def test_a_guess_another_worker_made_wrong_is_answered_as_if_nothing_was_read_ahead(pg_services, pg_url, clock):
