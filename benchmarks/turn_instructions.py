@@ -10,8 +10,9 @@ The same code gives the same count to within a fraction of a percent on any mach
 busy (a wrk run on these machines moves by 10-30 % from one minute to the next), so a change to the hot
 path can be weighed before the wrk runs. It does not see the kernel (syscalls, a round trip's waits) or
 the database server's own work, nor the cost of a cache miss: wrk still says what a turn costs in all.
-`--top N` prints the N C functions whose own instructions grew most (callgrind_annotate). It measures
-and prints; it asserts nothing about speed.
+`--top N` prints the N C functions whose own instructions grew most (callgrind_annotate); `--keep DIR` leaves
+both callgrind files there (`callgrind_annotate --inclusive=yes`). It measures and prints; it asserts
+nothing about speed.
 """
 
 from __future__ import annotations
@@ -130,6 +131,10 @@ def run(label: str, url: str, args) -> None:
         )
         if args.top:
             print_top(counted[0], counted[args.turns], args.turns, args.top)
+        if args.keep:
+            Path(args.keep).mkdir(parents=True, exist_ok=True)
+            for turns, out in counted.items():
+                shutil.copy(out, Path(args.keep) / f"callgrind.{label.lower()}.{turns}")
 
 
 def _own(path: Path) -> dict[str, int]:
@@ -162,6 +167,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--top", type=int, default=0, help="also the C functions whose instructions grew most")
+    parser.add_argument("--keep", default="", help="a folder to leave both callgrind output files in")
     args = parser.parse_args()
     if args.turns < 1:
         parser.error("--turns must be at least 1")
