@@ -1,6 +1,6 @@
 """Benchmark: instructions per answer turn in the dispatcher, counted by valgrind's callgrind (steady on a busy machine).
 
-`python -m benchmarks.turn_instructions [--db sqlite|postgres] [--turns 600] [--batch 16] [--top 0]`. The same
+`python -m benchmarks.turn_instructions [--db sqlite|postgres] [--turns 1200] [--batch 16] [--top 0]`. The same
 clerks and 填报 answers as benchmarks/turn_cpu.py, straight into the dispatcher (on PostgreSQL in greenlets on
 the event loop, as the lane runs them). The process runs twice under callgrind on fresh copies of one
 prepared database: once warming up only (every clerk's whole form once: the roster view, compiled
@@ -18,6 +18,7 @@ nothing about speed.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -55,16 +56,23 @@ def child(url: str, clerks_file: str, turns: int, batch: int) -> None:
     from benchmarks.callbacks import Clerk
     from benchmarks.server import AT
     from benchmarks.turn_cpu import measure, messages
+    from bot.heap import YOUNG
     from bot.services import build_services
     from bot.settings import load_settings
     from storage.clock import FixedClock
 
     clerks = [Clerk(userid, questions) for userid, questions in json.loads(Path(clerks_file).read_text())]
     services = build_services(load_settings(database_url=url, _env_file=None), clock=FixedClock(AT))
+    if services.db.checkpointer is not None:  # its passes come by the clock, more or fewer in a run
+        services.db.checkpointer.stop()
     on_loop = not services.db.is_sqlite
     warm = sum(c.questions + 1 for c in clerks)
     work = messages(clerks, warm + turns)
     measure(services.dispatcher, work[:warm], batch, on_loop)
+    # the collector as a serving process has it (bot/heap.py), from the same point in both runs
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG, *gc.get_threshold()[1:])
     if turns:
         measure(services.dispatcher, work[warm:], batch, on_loop)
     services.close()
@@ -163,7 +171,7 @@ def main() -> None:
     from benchmarks.reminders import on_chosen_database
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=600, help="answer turns counted after the warm-up")
+    parser.add_argument("--turns", type=int, default=1200, help="answer turns counted after the warm-up")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--top", type=int, default=0, help="also the C functions whose instructions grew most")
