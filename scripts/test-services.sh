@@ -14,6 +14,8 @@ _start_postgres() {
     || { _say "PostgreSQL $version would not start"; return 1; }
   _as_root su postgres -c "psql -qtAc \"select 1 from pg_roles where rolname='kaohe'\"" | grep -q 1 \
     || _as_root su postgres -c "psql -qc \"create role kaohe login password 'kaohe' createdb\"" >/dev/null
+  # DROP DATABASE … WITH (FORCE) terminates whatever is connected, an autovacuum worker too, which needs this
+  _as_root su postgres -c "psql -qc 'grant pg_signal_backend to kaohe'" >/dev/null 2>&1
   export KAOHE_TEST_PG_URL="postgresql+psycopg://kaohe:kaohe@127.0.0.1:5432/postgres"
   _say "PostgreSQL $version is running; tests use $KAOHE_TEST_PG_URL"
 }
