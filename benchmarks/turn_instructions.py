@@ -177,8 +177,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=0, help="also the C functions whose instructions grew most")
     parser.add_argument("--keep", default="", help="a folder to leave both callgrind output files in")
     args = parser.parse_args()
-    if args.turns < 1:
-        parser.error("--turns must be at least 1")
+    if args.turns < 1 or args.batch < 1:
+        parser.error("--turns and --batch must be at least 1")
     on_chosen_database(parser, args, run)
 
 

@@ -126,7 +126,7 @@ class Dispatcher:
         # the key with the roster's stamp and the person's state in one statement (on PostgreSQL in one round
         # trip with what is read ahead); the reads come after the claim (and after the writes before them)
         ahead = self._ahead(session, inbound.userid)
-        first = [*before, dialogs.claiming_with_state(session, inbound.msg_key, inbound.userid, now), *ahead]
+        first = [*before, dialogs.claiming(session, inbound.msg_key, inbound.userid, now), *ahead]
         claimed, *read = core.run_all(session, first)[len(before) :]
         core.read_ahead(session, ahead, read)
         if not dialogs.claimed(claimed):

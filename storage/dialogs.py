@@ -50,7 +50,7 @@ def reading_state(session: Session, userid: str) -> tuple:
 
 
 def state_of(userid: str, rows) -> State:
-    """The state in what reading_state or claiming_with_state returned (in the claim's row, a person without
+    """The state in what reading_state or claiming returned (in the claim's row, a person without
     a state has none of its columns: data is never NULL in a state's row)."""
     row = rows.first()
     if row is None or row.data is None:
@@ -70,24 +70,8 @@ def saving_state(session: Session, state: State, now: datetime | None = None) ->
 
 
 def _claim(session):
-    # with the roster's stamp (storage/directory.py), read after the key is taken: a statement less a turn
-    return insert_ignoring(session, _KEYS, ["key"]).returning(_KEYS.c.key, the_stamp())
-
-
-def claim(*, session: Session, key: str, userid: str, now: datetime | None = None) -> bool:
-    """Take a message key for this transaction: False when it was processed (or is being, elsewhere:
-    the INSERT waits for that transaction and then finds the key). The replies follow in `answer`."""
-    return claimed(run(session, *claiming(session, key, userid, now)))
-
-
-def claiming(session: Session, key: str, userid: str, now: datetime | None = None) -> tuple:
-    """claim's statement and parameters, for core.run_all; then claimed."""
-    values = {"key": key, "userid": userid, "replies": [], "created_at": now or utcnow()}
-    return prepared(session, "key.claim", _claim), values
-
-
-def _claim_with_state(session):
-    # and the sender's state, read as reading_state reads it, after the key is taken: another statement less
+    # with the roster's stamp (storage/directory.py) and the sender's state (as reading_state reads it), both
+    # read after the key is taken: two statements less a turn
     def state(column):
         return select(column).where(_STATE.c.userid == bindparam("state_of")).scalar_subquery().label(column.name)
 
@@ -97,10 +81,17 @@ def _claim_with_state(session):
     )
 
 
-def claiming_with_state(session: Session, key: str, userid: str, now: datetime | None = None) -> tuple:
-    """claiming's statement, which also reads the sender's state (state_of takes its rows): a turn's first."""
+def claim(*, session: Session, key: str, userid: str, now: datetime | None = None) -> bool:
+    """Take a message key for this transaction: False when it was processed (or is being, elsewhere:
+    the INSERT waits for that transaction and then finds the key). The replies follow in `answer`."""
+    return claimed(run(session, *claiming(session, key, userid, now)))
+
+
+def claiming(session: Session, key: str, userid: str, now: datetime | None = None) -> tuple:
+    """claim's statement and parameters, for core.run_all (a turn's first); then claimed, stamp_of, and
+    state_of for the sender's state."""
     values = {"key": key, "userid": userid, "replies": [], "created_at": now or utcnow(), "state_of": userid}
-    return prepared(session, "key.claim+state", _claim_with_state), values
+    return prepared(session, "key.claim", _claim), values
 
 
 def claimed(rows) -> bool:

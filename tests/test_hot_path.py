@@ -147,11 +147,9 @@ def test_the_claim_reads_the_senders_own_state_or_a_fresh_one_and_nothing_when_t
         dialogs.save_state(session=session, state=dialogs.State("liqiang", "activities", {"i": 3}))
         dialogs.save_state(session=session, state=dialogs.State("zhaomin", "selfscore", {"i": 1}))
     with db.write() as session:
-        rows = core.run_all(
-            session, [dialogs.claiming_with_state(session, f"k-{u}", u) for u in ("liqiang", "wangfang")]
-        )
+        rows = core.run_all(session, [dialogs.claiming(session, f"k-{u}", u) for u in ("liqiang", "wangfang")])
         mine, fresh = (dialogs.state_of(u, r) for u, r in zip(("liqiang", "wangfang"), rows, strict=True))
-        again = core.run(session, *dialogs.claiming_with_state(session, "k-liqiang", "liqiang"))
+        again = core.run(session, *dialogs.claiming(session, "k-liqiang", "liqiang"))
     assert (mine.flow, mine.data) == ("activities", {"i": 3}) and mine.updated_at is not None
     assert fresh == dialogs.State("wangfang") and fresh.data == {}  # no row of hers: a state of her own to fill
     assert all(dialogs.claimed(r) for r in rows) and not dialogs.claimed(again) and again.first() is None
