@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import namedtuple
 from collections.abc import Callable
@@ -78,23 +79,28 @@ def run(session: Session, stmt, params=None):
     return compiled.execute(held, params)
 
 
-def run_all(session: Session, work: list[tuple]) -> list[Rows]:
+def run_all(session: Session, work: list[tuple], commit: bool = False) -> list[Rows]:
     """Several (statement, params) in their order, each as run() gives it: on PostgreSQL in one round trip
     (libpq's pipeline) when all can go through libpq. A failing one raises as it would alone; the
-    statements after it are then not run (the transaction is failed anyway)."""
+    statements after it are then not run (the transaction is failed anyway).
+
+    `commit`: the transaction's last statements; on PostgreSQL through libpq, its COMMIT goes in the same
+    pipeline (a round trip less), and a write sent on a guess among them fails the transaction itself if
+    it finds nothing (Mispredicted, nothing committed). Nothing may run in the transaction after them (the
+    wire refuses it: pgwire.Ended). Elsewhere they run as without, and the caller's commit commits."""
     if not _is_clean(session):
         session.flush()
     held = _connection(session)
     if held.wire is not None and held.wire.unsent:
-        return _run_checked(session, held, work)
+        return _run_checked(session, held, work, commit)
     if _AHEAD in session.info:
         served = _served_ahead(session, held, work)
         if served is not None:
             return served
-    return _run_all(held, work)
+    return _run_all(held, work, commit)
 
 
-def _run_all(held: _Held, work: list[tuple]) -> list[Rows]:
+def _run_all(held: _Held, work: list[tuple], commit: bool = False, guesses: tuple[int, ...] = ()) -> list[Rows]:
     dialect = held.conn.dialect
     found = [
         (_compiled(dialect, stmt, params[0] if params.__class__ is list else params), params) for stmt, params in work
@@ -105,7 +111,10 @@ def _run_all(held: _Held, work: list[tuple]) -> list[Rows]:
             held.conn.execute(stmt, params) if c is None else c.execute(held, params)
             for (stmt, _), (c, params) in zip(work, found, strict=True)
         ]
-    return _Compiled.pipeline(held, found, begin=ready is pgwire.BEGIN)
+    if commit:
+        for i in guesses:  # each fails the transaction if its guess was wrong, so the COMMIT is skipped
+            found[i] = (found[i][0].guarded(), found[i][1])
+    return _Compiled.pipeline(held, found, begin=ready is pgwire.BEGIN, commit=commit)
 
 
 class Speculative(tuple):
@@ -132,7 +141,7 @@ def speculate(session: Session, stmt, params: dict) -> bool:
     return True
 
 
-def _run_checked(session: Session, held: _Held, work: list[tuple]) -> list[Rows]:
+def _run_checked(session: Session, held: _Held, work: list[tuple], commit: bool = False) -> list[Rows]:
     """run_all while speculative writes are unsent: those still kept go first, in the same round trip, and
     every unsent one must be in it (one that a caller holds, from closing(), would otherwise go after
     this work: Mispredicted); each must have returned its one row. What was read ahead is not served:
@@ -145,7 +154,7 @@ def _run_checked(session: Session, held: _Held, work: list[tuple]) -> list[Rows]
     if len(guesses) != held.wire.unsent:  # some are in a caller's hands (closing()): this would go first
         raise Mispredicted(f"a statement before {held.wire.unsent - len(guesses)} speculative writes kept elsewhere")
     held.wire.unsent = 0  # all sent now, before anything after them in the work
-    results = _run_all(held, work)
+    results = _run_all(held, work, commit, tuple(guesses))
     for i in guesses:
         if len(results[i].rows) != 1:
             raise Mispredicted(f"a speculative write returned {len(results[i].rows)} rows, not one")
@@ -314,10 +323,22 @@ class _Compiled:
         self.slots = [(i, processors[n]) for i, n in enumerate(names) if n in processors]
         columns = compiled._result_columns
         self.returns = bool(columns)
+        self.columns = tuple(c[1] for c in columns)  # as the SQL names them (RETURNING's, for guarded)
         row = namedtuple("Row", [c[0] for c in columns], rename=True) if columns else tuple
         self.make = partial(tuple.__new__, row)  # what namedtuple._make does, in C, without its length check
         self.results = [(i, proc) for i, c in enumerate(columns) if (proc := _result_processor(c[3], dialect))]
         self.dbapi_error = dialect.loaded_dbapi.Error
+        self.guard = False  # a guarded copy's (guarded): its failure is a guess found wrong
+        self._guarded = None
+
+    def guarded(self) -> _Compiled:
+        """This write (it returns its rows) as one that fails the transaction when it returns none
+        (pgwire.Statement.guarded): a copy, made once, whose failure in a pipeline is Mispredicted."""
+        if self._guarded is None:
+            guarded = copy.copy(self)
+            guarded.wire = self.wire.guarded(list(self.columns))
+            guarded.guard, self._guarded = True, guarded
+        return self._guarded
 
     def ordered(self, params: dict) -> list:
         """The values in their slots' order, converted where a type says so."""
@@ -377,9 +398,12 @@ class _Compiled:
         return self._result(wire, result)
 
     @staticmethod
-    def pipeline(held: _Held, work: list[tuple[_Compiled, dict | list]], begin: bool = False) -> list[Rows]:
-        """Each (compiled, params or list of params) in one libpq pipeline, after a BEGIN if `begin`; a Rows
-        for each, a list of params counting its rows' changes as executemany does."""
+    def pipeline(
+        held: _Held, work: list[tuple[_Compiled, dict | list]], begin: bool = False, commit: bool = False
+    ) -> list[Rows]:
+        """Each (compiled, params or list of params) in one libpq pipeline, after a BEGIN if `begin` and
+        before a COMMIT if `commit`; a Rows for each, a list of params counting its rows' changes as
+        executemany does. A guarded write that failed (a wrong guess) raises Mispredicted."""
         wire, sent, args = held.wire, [], []
         for compiled, params in work:
             many = params.__class__ is list
@@ -391,7 +415,7 @@ class _Compiled:
             sent.extend((compiled.wire, wire.dump(compiled.wire, o)) for o in (ordered if many else [ordered]))
             args.append(ordered)
         try:
-            results = iter(wire.pipeline(sent, begin))
+            results = iter(wire.pipeline(sent, begin, commit))
         except work[0][0].dbapi_error as error:  # the connection itself failed
             raise exc.DBAPIError.instance(work[0][0].sql, args, error, work[0][0].dbapi_error) from error
         out = []
@@ -401,6 +425,8 @@ class _Compiled:
                 for result in mine:
                     wire.checked(result)
             except compiled.dbapi_error as error:
+                if compiled.guard:
+                    raise Mispredicted(f"a speculative write sent with the COMMIT failed: {error}") from error
                 raise exc.DBAPIError.instance(compiled.sql, ordered, error, compiled.dbapi_error) from error
             if params.__class__ is list:
                 out.append(Rows([], sum(r.command_tuples or 0 for r in mine)))

@@ -38,6 +38,15 @@ class Statement:
         self.name = b"kaohe_%d" % next(_NAMES)  # psycopg names its own _pg3_N
         self.formats = [PyFormat.TEXT] * len(names)
 
+    def guarded(self, columns: list[str]) -> Statement:
+        """This write (with RETURNING `columns`) made to fail its transaction when it returns no row: as a
+        data-modifying WITH, run exactly once, under a select that always makes one row and divides by the
+        count of what it returned. Sent before a COMMIT in one pipeline, a write sent on a guess that found
+        nothing then fails the transaction on the server, which skips the COMMIT: nothing is committed."""
+        picked = b", ".join(b'(SELECT "%s" FROM guessed)' % c.encode() for c in columns)
+        query = b"WITH guessed AS (%s) SELECT %s, 1 / (SELECT count(*) FROM guessed) AS guard" % (self.query, picked)
+        return Statement(query, self.names)
+
 
 def statement(sql: str) -> Statement | None:
     """The statement SQLAlchemy rendered for psycopg (`%(name)s::TYPE`) in `$n` form; None when a
@@ -72,19 +81,28 @@ class Mispredicted(Exception):
 
 def sent(conn) -> None:
     """Count a statement SQLAlchemy sends on this connection by its own means (an ORM flush, a text query);
-    refuse it while a speculative write is still unsent (it might read what that write changes)."""
+    refuse it while a speculative write is still unsent (it might read what that write changes), and
+    after the transaction was committed with its closing writes (it would begin one of its own)."""
     found = conn.connection.info.get(_KEY) if not conn.closed else None
     if found is not None:
         if found.unsent:
             raise Mispredicted("a statement of SQLAlchemy's own while a speculative write was unsent")
+        if found.ended:
+            raise Ended("a statement of SQLAlchemy's own after the transaction was committed with its writes")
         found.exchanges += 1
 
 
 def begun(conn) -> None:
-    """A transaction begins on this connection: no speculative write of an earlier one is still unsent."""
+    """A transaction begins on this connection: no speculative write of an earlier one is still unsent,
+    and statements may go again after one that was committed in its closing pipeline."""
     found = conn.connection.info.get(_KEY)
     if found is not None:
-        found.unsent = 0
+        found.unsent, found.ended = 0, False
+
+
+class Ended(RuntimeError):
+    """A statement for a transaction that was already committed with its closing writes (Wire.pipeline's
+    commit): sent, it would have begun a transaction of its own and been committed apart from the rest."""
 
 
 def commit(conn) -> None:
@@ -99,7 +117,7 @@ def commit(conn) -> None:
 class Wire:
     """A psycopg connection's libpq handle, a dumper/loader context of its adapters, what is prepared on it."""
 
-    __slots__ = ("pgconn", "tx", "prepared", "encoding", "dbapi", "exchanges", "unsent")
+    __slots__ = ("pgconn", "tx", "prepared", "encoding", "dbapi", "exchanges", "unsent", "ended")
 
     def __init__(self, dbapi_conn):
         self.pgconn, self.tx, self.prepared = dbapi_conn.pgconn, Transformer(dbapi_conn), set()
@@ -108,11 +126,15 @@ class Wire:
         # own execute: what core.read_ahead compares to know that nothing went to the server in between
         self.exchanges = 0
         self.unsent = 0  # speculative writes kept for the transaction's closing writes, not sent yet
+        self.ended = False  # the transaction was committed with its closing writes: nothing more may go
 
     def ready(self) -> str | None:
         """READY inside a transaction; BEGIN where psycopg would begin one with a plain BEGIN before the
         next statement (it does so for the first statement of each), which the pipeline then sends itself;
-        None otherwise (autocommit, an isolation level of its own, a failed transaction)."""
+        None otherwise (autocommit, an isolation level of its own, a failed transaction). Ended after the
+        transaction was committed in a pipeline, until SQLAlchemy begins the next one."""
+        if self.ended:
+            raise Ended("a statement after the transaction was committed with its closing writes")
         status = self.pgconn.transaction_status
         if status == _INTRANS:
             return READY
@@ -149,10 +171,12 @@ class Wire:
             found = found or result
         self.checked(found)
 
-    def pipeline(self, work: list[tuple[Statement, list]], begin: bool = False) -> list:
+    def pipeline(self, work: list[tuple[Statement, list]], begin: bool = False, commit: bool = False) -> list:
         """Statements with their dumped parameters sent at once and their results read at once (libpq's
         pipeline mode: one round trip), unchecked (`checked` raises a failed one's error). After a
-        failed statement the server skips the rest, and the transaction is failed as after any error."""
+        failed statement the server skips the rest, and the transaction is failed as after any error.
+        With `commit`, a COMMIT goes last: skipped by the server after a failed statement; when all went
+        well, its own failure (a deferred check) is raised here, and otherwise the transaction is over."""
         for stmt, _ in work:
             self._prepare(stmt)
         self.exchanges += 1
@@ -163,12 +187,19 @@ class Wire:
                 pg.send_query_params(b"BEGIN", None)
             for stmt, params in work:
                 pg.send_query_prepared(stmt.name, params, None, 0)
+            if commit:
+                pg.send_query_params(b"COMMIT", None)
             pg.pipeline_sync()
             results = list(self._results(until_sync=True))
         finally:
             pg.exit_pipeline_mode()
         if begin:
             self.checked(results.pop(0))
+        if commit:
+            done = results.pop()
+            if all(r.status in _OK for r in results):
+                self.checked(done)
+                self.ended = True
         return results
 
     def rows(self, result, make) -> list:

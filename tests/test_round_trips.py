@@ -67,9 +67,9 @@ def first_pipelines(monkeypatch) -> list[int]:
     """How many statements each libpq pipeline sent (BEGIN not counted)."""
     sizes, original = [], pgwire.Wire.pipeline
 
-    def counted(self, work, begin=False):
+    def counted(self, work, begin=False, commit=False):
         sizes.append(len(work))
-        return original(self, work, begin)
+        return original(self, work, begin, commit)
 
     monkeypatch.setattr(pgwire.Wire, "pipeline", counted)
     return sizes
