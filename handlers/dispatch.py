@@ -23,6 +23,18 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _FORM_KIND = {flow: kind for kind, flow in forms.FLOW_OF.items()}
 
 
+@dataclasses.dataclass(slots=True)
+class _Ahead:
+    """A batch's turn's claim and reads ahead, made with the batch's first statements (_claims_ahead)."""
+
+    now: object  # the instant of the claim, and of everything the turn writes
+    claimed: object  # what the claim returned (dialogs.claimed, stamp_of, state_of)
+    ahead: list  # the statements read ahead, and what they returned
+    read: list
+    unit: tuple[str, str] | None  # the (campaign, unit) read ahead
+    foreign: int  # core.foreign after the claims: a write not accounted for since means the stamp may have moved
+
+
 class Dispatcher:
     def __init__(
         self, db: Database, clock: Clock, wakeup: threading.Event | None = None, *, keyring: Keyring | None = None
@@ -98,10 +110,15 @@ class Dispatcher:
         the first turn's first reads, in their round trip); and whether any queued outbox rows (the sender
         is woken after the commit)."""
         answers, writes = [], list(first)
-        for inbound, passive_bytes in work:  # each turn's closing writes go with the next turn's first reads
-            mine, writes = self._turn(session, inbound, passive_bytes, locked=True, before=writes)
+        ahead = self._claims_ahead(session, work, writes) if session.info.get(core.SPECULATE) else {}
+        if ahead:
+            writes = []  # the locks went first in the claims' round trip
+        for i, (inbound, passive_bytes) in enumerate(work):  # each turn's closing writes go with what is sent next
+            mine, writes = self._turn(session, inbound, passive_bytes, locked=True, before=writes, pre=ahead.get(i))
             answers.append(mine)
+            core.collect_closing(session, writes)  # so a flush of the turn's ORM rows (end_turn) goes after them
             core.end_turn(session)
+            writes = core.closing(session)
         # on the loop on PostgreSQL, the COMMIT goes with the last closing writes (a guess among them that
         # finds nothing fails the transaction first); nothing runs in the transaction after them
         core.run_all(session, writes, commit=session.info.get(core.SPECULATE, False))
@@ -113,34 +130,71 @@ class Dispatcher:
         except Exception as exc:  # the caller's to raise: a batch hands every message its own outcome
             return exc
 
+    def _claims_ahead(self, session, work: list[tuple[Inbound, int | None]], locks: list[tuple]) -> dict[int, _Ahead]:
+        """PostgreSQL on the loop: the batch's claims (each with the stamp and its sender's state) and what
+        each reads ahead, all in one round trip after the people's locks, for every turn whose sender and
+        key no turn before it in the batch has: nothing a turn before it writes and accounts for (its own
+        sender's state, its own key, audit rows, its own unit's entries) changes what such a claim read.
+        A write that is not accounted for, or one to the unit read ahead, is checked for at the turn (_turn).
+        By position in the batch; {} when the claims cannot go in one pipeline."""
+        people, keys, plan, statements = set(), set(), [], list(locks)
+        for i, (inbound, _) in enumerate(work):
+            taken = inbound.userid in people or inbound.msg_key in keys
+            people.add(inbound.userid)
+            keys.add(inbound.msg_key)
+            if taken:  # it must see what the turn before of the same sender or key wrote: claimed in its turn
+                continue
+            now = self.clock.now()
+            ahead, unit = self._ahead(session, inbound.userid)
+            plan.append((i, now, len(statements), ahead, unit))
+            statements += [dialogs.claiming(session, inbound.msg_key, inbound.userid, now), *ahead]
+        if not core.pipelines(session, statements):
+            return {}
+        rows = core.run_all(session, statements)
+        foreign = core.foreign(session)
+        return {
+            i: _Ahead(now, rows[at], ahead, rows[at + 1 : at + 1 + len(ahead)], unit, foreign)
+            for i, now, at, ahead, unit in plan
+        }
+
     def _turn(
-        self, session, inbound: Inbound, passive_bytes: int | None, locked: bool = False, before: list = ()
+        self,
+        session,
+        inbound: Inbound,
+        passive_bytes: int | None,
+        locked: bool = False,
+        before: list = (),
+        pre: _Ahead | None = None,
     ) -> tuple[list[Reply], list[tuple]]:
         """The sender's replies, and the turn's closing writes (its state, its stored answer), which the
         caller runs before anything else reads them: at once, or with the next turn's first statements.
-        `before`: the previous turn's, run first, in the same round trip as this turn's first reads."""
+        `before`: the previous turns', run first, in the same round trip as this turn's first reads.
+        `pre`: its claim and reads ahead, made with the batch's (_claims_ahead)."""
         text = _UNSTORABLE.sub("", inbound.text)
         if text != inbound.text:
             inbound = dataclasses.replace(inbound, text=text)
-        now = self.clock.now()  # one instant for everything the turn writes
-        if not locked:  # before anything of the person is read: first in the round trip of the first reads
-            before = [*self.db.locking_people(session, [inbound.userid]), *before]
-        # the key with the roster's stamp and the person's state in one statement (on PostgreSQL in one round
-        # trip with what is read ahead); the reads come after the claim (and after the writes before them)
-        ahead = self._ahead(session, inbound.userid)
-        first = [*before, dialogs.claiming(session, inbound.msg_key, inbound.userid, now), *ahead]
-        claimed, *read = core.run_all(session, first)[len(before) :]
-        core.read_ahead(session, ahead, read)
+        if pre is not None:
+            claimed, now = self._claimed_ahead(session, inbound, before, pre)
+        else:
+            now = self.clock.now()  # one instant for everything the turn writes
+            if not locked:  # before anything of the person is read: first in the round trip of the first reads
+                before = [*self.db.locking_people(session, [inbound.userid]), *before]
+            # the key with the roster's stamp and the person's state in one statement (on PostgreSQL in one
+            # round trip with what is read ahead); the reads come after the claim (and the writes before them)
+            ahead, _unit = self._ahead(session, inbound.userid)
+            first = [*before, dialogs.claiming(session, inbound.msg_key, inbound.userid, now), *ahead]
+            claimed, *read = core.run_all(session, first)[len(before) :]
+            core.read_ahead(session, ahead, read)
+            core.collect_closing(session)
         if not dialogs.claimed(claimed):
             answered = dialogs.answered(session=session, key=inbound.msg_key)
-            return [Reply.from_dict(r, self.keyring) for r in answered], []
-        core.collect_closing(session)
+            return [Reply.from_dict(r, self.keyring) for r in answered], core.closing(session)
         replies, writes = self._handle(session, inbound, dialogs.stamp_of(claimed), claimed, now)
-        writes = core.closing(session) + writes  # the audit rows, before the state and the stored answer
         mine, overflow = _fit(_merge([r for r in replies if r.to is None and r.chat_id is None]), passive_bytes)
         later = [Reply(text, to=[inbound.userid]) for text in overflow]
         queued = later + [r for r in replies if r.to is not None or r.chat_id is not None]
-        self._enqueue(session, inbound, queued, now)
+        self._enqueue(session, inbound, queued, now)  # its ORM statements: what the turn kept goes first
+        writes = core.closing(session) + writes  # the audit rows, before the state and the stored answer
         writes.append(dialogs.answering(session, inbound.msg_key, [r.stored(self.keyring) for r in mine]))
         return mine, writes
 
@@ -175,7 +229,21 @@ class Dispatcher:
             self._in_form[person.userid] = kind
         return turn.replies, [dialogs.saving_state(session, turn.state, turn.now)]
 
-    def _ahead(self, session, userid: str) -> list[tuple]:
+    def _claimed_ahead(self, session, inbound: Inbound, before: list, pre: _Ahead) -> tuple:
+        """A turn's claim made ahead with the batch's, and its reads ahead served if they still hold: the
+        writes before it kept first in whatever the turn sends. After a write not accounted for (any of
+        the batch's turns may have moved the stamp), the claim's row is read again; what was read ahead
+        is dropped then, or when this transaction has written the unit's entries since."""
+        core.collect_closing(session, before)
+        claimed = pre.claimed
+        if core.foreign(session) != pre.foreign:
+            if dialogs.claimed(claimed):
+                claimed = core.run(session, *dialogs.reading_claimed(session, inbound.msg_key, inbound.userid))
+        elif pre.ahead and pre.unit not in entries.written(session):
+            core.read_ahead(session, pre.ahead, pre.read)
+        return claimed, pre.now
+
+    def _ahead(self, session, userid: str) -> tuple[list[tuple], tuple[str, str] | None]:
         """What an answer inside the form the person was last left in reads first (the unit's table and its
         submission), to run with the turn's first statements: PostgreSQL only, where a statement more in a
         round trip costs less than a round trip. The unit and campaign are the in-memory view's, unchecked:
@@ -183,17 +251,17 @@ class Dispatcher:
         for other statements or parameters, find nothing read ahead for them and send them as usual."""
         kind = self._in_form.get(userid)
         if kind is None or self.db.is_sqlite:
-            return []
+            return [], None
         found = self.directory.unit_of(userid)
         if found is None:
-            return []
+            return [], None
         campaign_id, unit_code = found
         ahead = [
             entries.reading_submission(session, campaign_id, unit_code),
             entries.reading_unit(session, kind, campaign_id, unit_code),
         ]
         # a statement SQLAlchemy must run itself (table 2's float points) would take the pipeline apart
-        return ahead if core.pipelines(session, ahead) else []
+        return (ahead, found) if core.pipelines(session, ahead) else ([], None)
 
     def _enqueue(self, session, inbound: Inbound, replies: list[Reply], now) -> None:
         for i, reply in enumerate(replies):

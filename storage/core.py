@@ -27,6 +27,10 @@ from storage import pgwire
 from storage.models import UTCDateTime
 
 _BUILT: dict[tuple[str, str], object] = {}
+# ids of the built statements whose writes the dispatcher accounts for (prepared(..., accounted=True)): a
+# turn's claim, state, stored answer, audit rows and entry writes. Any other write counts as foreign
+# (Wire.foreign): what a batch's turns claimed and read ahead before it may no longer hold after one.
+_ACCOUNTED: set[int] = set()
 # by (dialect, id of the statement, insert columns); the statement is kept beside, so its id is never reused
 _COMPILED: dict[tuple, tuple[object, _Compiled | None]] = {}
 # session.info keys of what one turn read and keeps current by its own writes; dropped between turns
@@ -52,12 +56,15 @@ def insert_ignoring(session: Session, table, keys: list[str]):
     return dialect_insert(session, table).on_conflict_do_nothing(index_elements=keys)
 
 
-def prepared(session: Session, name: str, build: Callable[[Session], object]):
-    """The statement `build(session)` makes, built once per dialect and kept under `name`."""
+def prepared(session: Session, name: str, build: Callable[[Session], object], accounted: bool = False):
+    """The statement `build(session)` makes, built once per dialect and kept under `name`. `accounted`: a
+    write whose effect on what other turns of a batch read the dispatcher knows (see _ACCOUNTED)."""
     key = ((session.bind or session.get_bind()).dialect.name, name)
     stmt = _BUILT.get(key)
     if stmt is None:
         stmt = _BUILT[key] = build(session)
+        if accounted:
+            _ACCOUNTED.add(id(stmt))
     return stmt
 
 
@@ -71,8 +78,8 @@ def run(session: Session, stmt, params=None):
         held = _connection(session)
     if params is None:
         params = {}
-    if held.wire is not None and held.wire.unsent:
-        return run_all(session, [(stmt, params)])[0]  # after the speculative writes it must see
+    if held.wire is not None and (held.wire.unsent or session.info.get(_CLOSING)):
+        return run_all(session, [(stmt, params)])[0]  # after the kept writes, in their round trip
     compiled = _compiled(held.conn.dialect, stmt, params[0] if params.__class__ is list else params)
     if compiled is None:
         return held.conn.execute(stmt, params)
@@ -91,12 +98,14 @@ def run_all(session: Session, work: list[tuple], commit: bool = False) -> list[R
     if not _is_clean(session):
         session.flush()
     held = _connection(session)
-    if held.wire is not None and held.wire.unsent:
-        return _run_checked(session, held, work, commit)
-    if _AHEAD in session.info:
+    if _AHEAD in session.info and not commit:
         served = _served_ahead(session, held, work)
         if served is not None:
             return served
+    # on PostgreSQL what is kept for the turn's end (and, in a batch, the turns' before it) goes first, in the
+    # same round trip: a turn's reads never wait for it, and nothing is ever sent ahead of a kept guess
+    if held.wire is not None and (held.wire.unsent or session.info.get(_CLOSING)):
+        return _run_checked(session, held, work, commit)
     return _run_all(held, work, commit)
 
 
@@ -171,7 +180,7 @@ def read_ahead(session: Session, work: list[tuple], rows: list[Rows]) -> None:
     if held is None or held.wire is None or not work:
         return
     kept = {_ahead_key(stmt, params): found for (stmt, params), found in zip(work, rows, strict=True)}
-    session.info[_AHEAD] = (held.wire.exchanges, kept)
+    session.info[_AHEAD] = (held.wire.exchanges, held.wire.unsent, kept)
 
 
 def pipelines(session: Session, work: list[tuple]) -> bool:
@@ -188,15 +197,17 @@ def pipelines(session: Session, work: list[tuple]) -> bool:
 
 
 def _served_ahead(session: Session, held: _Held, work: list[tuple]) -> list[Rows] | None:
-    exchanges, kept = session.info.pop(_AHEAD)
-    if held.wire is None or held.wire.exchanges != exchanges:
+    """What read_ahead kept for exactly this work, if nothing went to the server since and no write was
+    kept on a guess since (the reads might be of what it changes); None, and all of it dropped, otherwise."""
+    exchanges, unsent, kept = session.info.pop(_AHEAD)
+    if held.wire is None or held.wire.exchanges != exchanges or held.wire.unsent != unsent:
         return None
     try:
         served = [kept.pop(_ahead_key(stmt, params)) for stmt, params in work]
     except (KeyError, AttributeError, TypeError):  # one not read ahead (or many rows' parameters): all go
         return None
     if kept:
-        session.info[_AHEAD] = (exchanges, kept)
+        session.info[_AHEAD] = (exchanges, unsent, kept)
     return served
 
 
@@ -204,10 +215,20 @@ def _ahead_key(stmt, params: dict) -> tuple:
     return id(stmt), tuple(sorted(params.items()))
 
 
-def collect_closing(session: Session) -> None:
+def collect_closing(session: Session, kept: list[tuple] = ()) -> None:
     """From now on in this turn, run_closing() keeps its statements for the turn's closing writes (the
-    dispatcher runs them with its state and stored answer, on PostgreSQL in the next round trip)."""
-    session.info[_CLOSING] = []
+    dispatcher runs them with its state and stored answer, on PostgreSQL in the next round trip), after
+    `kept` (the writes of a batch's turns before, still to go). On PostgreSQL they go first in the round
+    trip of whatever is sent next: a statement of the wire's, or SQLAlchemy's own (an ORM flush)."""
+    session.info[_CLOSING] = list(kept)
+    held = _connection(session)
+    if held.wire is not None:
+        held.wire.before_own = partial(_send_kept, session)
+
+
+def _send_kept(session: Session) -> None:
+    """The kept writes, a guess among them, sent (and checked) before a statement SQLAlchemy sends itself."""
+    _run_checked(session, _connection(session), [])
 
 
 def run_closing(session: Session, stmt, params) -> None:
@@ -222,7 +243,17 @@ def run_closing(session: Session, stmt, params) -> None:
 
 def closing(session: Session) -> list[tuple]:
     """The statements kept by run_closing since collect_closing, which stops keeping them."""
+    held = session.info.get(_CONNECTION)
+    if held is not None and held.wire is not None:
+        held.wire.before_own = None  # a guess among them is in the caller's hands now
     return session.info.pop(_CLOSING, None) or []
+
+
+def foreign(session: Session) -> int:
+    """How many writes not accounted for (see _ACCOUNTED) went on this transaction's connection: PostgreSQL
+    through the wire; 0 elsewhere (where nothing is claimed or read ahead for later turns)."""
+    held = _connection(session)
+    return held.wire.foreign if held.wire is not None else 0
 
 
 def run_kept(session: Session) -> None:
@@ -329,6 +360,7 @@ class _Compiled:
         self.results = [(i, proc) for i, c in enumerate(columns) if (proc := _result_processor(c[3], dialect))]
         self.dbapi_error = dialect.loaded_dbapi.Error
         self.guard = False  # a guarded copy's (guarded): its failure is a guess found wrong
+        self.foreign = False  # a write not accounted for (_compiled sets it): counted on the wire when sent
         self._guarded = None
 
     def guarded(self) -> _Compiled:
@@ -369,6 +401,8 @@ class _Compiled:
                 return self.pipeline(held, [(self, params)], begin=True)[0]
         many = params.__class__ is list
         args = [self.parameters(p) for p in params] if many else self.parameters(params)
+        if self.foreign and held.wire is not None:
+            held.wire.foreign += 1
         cursor = held.dbapi_cursor()
         if held.listening:  # SQLAlchemy's own event, so whoever counts or logs statements still sees these
             held.conn.dispatch.before_cursor_execute(held.conn, cursor, self.sql, args, None, many)
@@ -387,6 +421,8 @@ class _Compiled:
         if params.__class__ is list and len(params) > 1:
             return self.pipeline(held, [(self, params)])[0]
         wire, args = held.wire, self.ordered(params[0] if params.__class__ is list else params)
+        if self.foreign:
+            wire.foreign += 1
         if held.listening:
             held.conn.dispatch.before_cursor_execute(
                 held.conn, held.dbapi_cursor(), self.sql, args, None, params.__class__ is list
@@ -414,6 +450,8 @@ class _Compiled:
                 )
             sent.extend((compiled.wire, wire.dump(compiled.wire, o)) for o in (ordered if many else [ordered]))
             args.append(ordered)
+            if compiled.foreign:
+                wire.foreign += 1
         try:
             results = iter(wire.pipeline(sent, begin, commit))
         except work[0][0].dbapi_error as error:  # the connection itself failed
@@ -538,6 +576,9 @@ def _compiled(dialect, stmt, params: dict) -> _Compiled | None:
     )
     try:
         fast = _Compiled(compiled, dialect) if runnable else None
+        if fast is not None:
+            writes = compiled.isinsert or compiled.isupdate or compiled.isdelete
+            fast.foreign = bool(writes) and id(stmt) not in _ACCOUNTED
     except (exc.InvalidRequestError, TypeError):
         # a column whose result processor depends on the type the server reports and is not known from
         # its declaration (psycopg's Numeric): SQLAlchemy's own execute, which knows it from the cursor

@@ -179,7 +179,7 @@ def _server_engine(url, echo: bool) -> Engine:
     args = {"prepare_threshold": None}
     engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args)
     # what SQLAlchemy sends by its own means is counted with what goes through the Wire (core.read_ahead)
-    event.listen(engine, "before_execute", lambda conn, *_args: pgwire.sent(conn))
+    event.listen(engine, "before_execute", lambda conn, clause, *_args: pgwire.sent(conn, clause))
     # a transaction begins with no write sent on a guess (one that failed left its count with the connection)
     event.listen(engine, "begin", pgwire.begun)
     return engine

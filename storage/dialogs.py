@@ -66,19 +66,30 @@ def saving_state(session: Session, state: State, now: datetime | None = None) ->
     """save_state's statement and parameters (it stamps the state's updated_at), for core.run_all."""
     state.updated_at = now or utcnow()
     values = {"userid": state.userid, "flow": state.flow, "data": state.data, "updated_at": state.updated_at}
-    return prepared(session, "state.upsert", _state_upsert), values
+    return prepared(session, "state.upsert", _state_upsert, accounted=True), values
 
 
 def _claim(session):
     # with the roster's stamp (storage/directory.py) and the sender's state (as reading_state reads it), both
     # read after the key is taken: two statements less a turn
+    return insert_ignoring(session, _KEYS, ["key"]).returning(_KEYS.c.key, the_stamp(), *_state_columns())
+
+
+def _claimed_row(session):
+    return select(_KEYS.c.key, the_stamp(), *_state_columns()).where(_KEYS.c.key == bindparam("key"))
+
+
+def _state_columns():
     def state(column):
         return select(column).where(_STATE.c.userid == bindparam("state_of")).scalar_subquery().label(column.name)
 
-    stmt = insert_ignoring(session, _KEYS, ["key"])
-    return stmt.returning(
-        _KEYS.c.key, the_stamp(), state(_STATE.c.flow), state(_STATE.c.data), state(_STATE.c.updated_at)
-    )
+    return state(_STATE.c.flow), state(_STATE.c.data), state(_STATE.c.updated_at)
+
+
+def reading_claimed(session: Session, key: str, userid: str) -> tuple:
+    """What claiming returned for a key this transaction took, read again (the stamp and the sender's state
+    as they are now): for a claim sent ahead of turns that may have moved the stamp since."""
+    return prepared(session, "key.claimed", _claimed_row), {"key": key, "state_of": userid}
 
 
 def claim(*, session: Session, key: str, userid: str, now: datetime | None = None) -> bool:
@@ -91,7 +102,7 @@ def claiming(session: Session, key: str, userid: str, now: datetime | None = Non
     """claim's statement and parameters, for core.run_all (a turn's first); then claimed, stamp_of, and
     state_of for the sender's state."""
     values = {"key": key, "userid": userid, "replies": [], "created_at": now or utcnow(), "state_of": userid}
-    return prepared(session, "key.claim", _claim), values
+    return prepared(session, "key.claim", _claim, accounted=True), values
 
 
 def claimed(rows) -> bool:
@@ -113,6 +124,7 @@ def answering(session: Session, key: str, replies: list[dict]) -> tuple:
         session,
         "key.answer",
         lambda _: update(_KEYS).where(_KEYS.c.key == bindparam("k")).values(replies=bindparam("r")),
+        accounted=True,
     )
     return stmt, {"k": key, "r": replies}
 

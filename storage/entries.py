@@ -24,6 +24,9 @@ from storage.submissions import (  # noqa: F401  (callers know them as entries.*
 _MODELS = {"activity": (ActivityEntry, "count"), "score": (ScoreEntry, "points")}
 _CACHE = "unit_entries"  # session.info: a unit's entries read in this turn, kept current by set_entry
 TURN_CACHES.append(_CACHE)
+# session.info: (campaign, unit) whose entries this transaction wrote, across the turns of a batch (not a
+# turn cache): what another turn read of them ahead, before the write, is not served (handlers/dispatch.py)
+_WRITTEN = "entries.written"
 
 
 # One entry as a turn reads it: a snapshot, not a tracked object (writes go through set_entry). Only the
@@ -171,6 +174,11 @@ def _one(session: Session, kind: str, campaign_id: str, unit_code: str, key: str
     return tuple.__new__(_ROWS[kind], row) if row else None
 
 
+def written(session: Session) -> set[tuple[str, str]]:
+    """The (campaign id, unit code) pairs whose entries this transaction has written."""
+    return session.info.get(_WRITTEN, set())
+
+
 def set_entry(
     *,
     session: Session,
@@ -248,13 +256,14 @@ def _write(session, kind, campaign_id, unit_code, key, value, note, actor, curre
     new_note = (current.note if current else None) if note is None else (note or None)
     values = {field: value, "note": new_note, "updated_by": actor, "updated_at": now}
     if current is None:
-        stmt = prepared(session, f"{kind}.insert", lambda s: _insert(s, kind))
+        stmt = prepared(session, f"{kind}.insert", lambda s: _insert(s, kind), accounted=True)
         values.update(campaign_id=campaign_id, unit_code=unit_code, key=key, version=1)
     else:
-        stmt = prepared(session, f"{kind}.update", lambda _: _update(kind))
+        stmt = prepared(session, f"{kind}.update", lambda _: _update(kind), accounted=True)
         values = {f"v_{k}": v for k, v in values.items()}
         values.update(w_campaign_id=campaign_id, w_unit_code=unit_code, w_key=key)
         values.update(seen=current.version, v_version=current.version + 1)
+    session.info.setdefault(_WRITTEN, set()).add((campaign_id, unit_code))
     if speculate(session, stmt, values):  # sent with the turn's closing writes, checked there
         row_id = current.id if current else None
     else:

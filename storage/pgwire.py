@@ -79,16 +79,22 @@ class Mispredicted(Exception):
     and its work done again without guessing."""
 
 
-def sent(conn) -> None:
-    """Count a statement SQLAlchemy sends on this connection by its own means (an ORM flush, a text query);
-    refuse it while a speculative write is still unsent (it might read what that write changes), and
-    after the transaction was committed with its closing writes (it would begin one of its own)."""
+def sent(conn, clause=None) -> None:
+    """Count a statement SQLAlchemy sends on this connection by its own means (an ORM flush, a text query),
+    and as a foreign write unless it is a SELECT. While a speculative write is unsent (it might change what
+    this statement reads), the writes kept with it go first (before_own) or, when they are in a caller's
+    hands, the statement is refused; so it is after the transaction was committed with its closing writes
+    (it would begin one of its own)."""
     found = conn.connection.info.get(_KEY) if not conn.closed else None
     if found is not None:
-        if found.unsent:
-            raise Mispredicted("a statement of SQLAlchemy's own while a speculative write was unsent")
         if found.ended:
             raise Ended("a statement of SQLAlchemy's own after the transaction was committed with its writes")
+        if found.unsent:
+            if found.before_own is None:
+                raise Mispredicted("a statement of SQLAlchemy's own while a speculative write was unsent")
+            found.before_own()
+        if not getattr(clause, "is_select", False):
+            found.foreign += 1
         found.exchanges += 1
 
 
@@ -97,7 +103,7 @@ def begun(conn) -> None:
     and statements may go again after one that was committed in its closing pipeline."""
     found = conn.connection.info.get(_KEY)
     if found is not None:
-        found.unsent, found.ended = 0, False
+        found.unsent, found.ended, found.before_own = 0, False, None
 
 
 class Ended(RuntimeError):
@@ -117,7 +123,9 @@ def commit(conn) -> None:
 class Wire:
     """A psycopg connection's libpq handle, a dumper/loader context of its adapters, what is prepared on it."""
 
-    __slots__ = ("pgconn", "tx", "prepared", "encoding", "dbapi", "exchanges", "unsent", "ended")
+    __slots__ = (
+        "pgconn", "tx", "prepared", "encoding", "dbapi", "exchanges", "unsent", "ended", "foreign", "before_own"
+    )  # fmt: skip
 
     def __init__(self, dbapi_conn):
         self.pgconn, self.tx, self.prepared = dbapi_conn.pgconn, Transformer(dbapi_conn), set()
@@ -127,6 +135,8 @@ class Wire:
         self.exchanges = 0
         self.unsent = 0  # speculative writes kept for the transaction's closing writes, not sent yet
         self.ended = False  # the transaction was committed with its closing writes: nothing more may go
+        self.foreign = 0  # writes sent that the dispatcher does not account for (storage/core.py's _ACCOUNTED)
+        self.before_own = None  # sends the writes a turn keeps (a guess among them) before SQLAlchemy's own
 
     def ready(self) -> str | None:
         """READY inside a transaction; BEGIN where psycopg would begin one with a plain BEGIN before the

@@ -46,25 +46,25 @@ def campaign_id(services) -> str:
 
 
 @pytest.mark.parametrize("filled", [False, True], ids=["insert", "update"])
-def test_on_the_loop_an_answer_turn_in_a_batch_takes_one_round_trip(pg_services, trips, filled):
-    dispatcher, people = pg_services.dispatcher, ("wangfang", "liqiang")
+def test_on_the_loop_a_batch_of_answers_takes_two_round_trips_whatever_its_size(pg_services, trips, filled):
+    dispatcher = pg_services.dispatcher
+    people = ("wangfang", "liqiang", "zhangmin", "liujing", "chenjie", "yangyang")
+    units = [f"U0{n}" for n in range(1, 7)]
     if filled:  # table 1 filled already (填报 starts at its first item): the answer is an UPDATE
-        fill_table_1(pg_services, "U01", "U02")
+        fill_table_1(pg_services, *units)
     on_loop(dispatcher, [(Inbound("app", u, "填报", f"{u}0"), None) for u in people])
     trips.clear()
     answers = on_loop(dispatcher, [(Inbound("app", u, "6", f"{u}1"), None) for u in people])
-    assert all(SAVED in a[0].text for a in answers), answers
-    # each turn's [BEGIN and both locks, or the turn before's closing writes, its entry's write among them +]
-    # claim, stamp, state, submission and entries; the last turn's closing writes with the COMMIT
-    assert trips == ["pipeline"] * 3, trips
-    with pg_services.db.read() as session:
-        counts = sorted(
-            (e.unit_code, e.count, e.version) for e in session.exec(select(ActivityEntry)) if e.key == "dangweihui"
-        )
-        audit = sorted((r.unit_code, r.old, r.new) for r in session.exec(select(AuditEntry)) if r.key == "dangweihui")
+    assert all(a[0].text.startswith("已记录：") and " 6 次。" in a[0].text for a in answers), answers
+    # BEGIN, the six locks, and each turn's claim (stamp, state), submission and entries; then every turn's
+    # closing writes, each entry's guessed write among them, with the COMMIT
+    assert trips == ["pipeline"] * 2, trips
+    with pg_services.db.read() as session:  # each unit's first item (党委会, 总支会 or 支委会, by its kind)
+        counts = sorted((e.unit_code, e.count, e.version) for e in session.exec(select(ActivityEntry)) if e.count == 6)
+        audit = sorted((r.unit_code, r.old, r.new) for r in session.exec(select(AuditEntry)) if r.new == "6")
     version, old = (2, "5") if filled else (1, None)
-    assert counts == [("U01", 6, version), ("U02", 6, version)]
-    assert audit[-2:] == [("U01", old, "6"), ("U02", old, "6")]
+    assert counts == [(u, 6, version) for u in units]
+    assert audit == [(u, old, "6") for u in units]
 
 
 @pytest.mark.parametrize("filled", [False, True], ids=["insert", "update"])
@@ -130,19 +130,31 @@ def test_a_statement_after_a_guess_goes_after_it_in_one_round_trip_and_sees_it(p
 
 def test_a_guess_that_returns_no_row_fails_the_transaction(pg_services):
     cid = campaign_id(pg_services)
-    with pytest.raises(core.Mispredicted), pg_services.db.write() as session:
-        _known_entry(session, cid)
-        _guess_2(session, cid)
-        session.execute(text("UPDATE activity_entry SET version = 5"))  # refused: the guess is unsent
-    with pytest.raises(core.Mispredicted), pg_services.db.write() as session:
-        _known_entry(session, cid)
-        core.run(session, text("SELECT 1"))  # (nothing unsent yet: SQLAlchemy's own statement goes)
-        # what this transaction read says version 1; another writer (here: a statement before) made it 3
-        core.run(session, *_bump(session))
-        _guess_2(session, cid)
-        core.run_all(session, core.closing(session))
+    for own in (False, True):
+        with pytest.raises(core.Mispredicted), pg_services.db.write() as session:
+            _known_entry(session, cid)
+            core.run(session, text("SELECT 1"))  # (nothing unsent yet: SQLAlchemy's own statement goes)
+            # what this transaction read says version 1; another writer (here: a statement before) made it 3
+            core.run(session, *_bump(session))
+            _guess_2(session, cid)
+            if own:  # SQLAlchemy's own statement sends the kept guess first, and it is found wrong there
+                session.execute(text("SELECT 1"))
+            else:
+                core.run_all(session, core.closing(session))
     with pg_services.db.read() as session:
         assert session.exec(select(ActivityEntry)).all() == []  # both rolled back whole
+
+
+def test_a_statement_of_sqlalchemys_own_after_a_guess_sends_it_first_and_sees_it(pg_services, trips):
+    cid = campaign_id(pg_services)
+    with pg_services.db.write() as session:
+        _known_entry(session, cid)
+        _guess_2(session, cid)
+        trips.clear()
+        rows = session.execute(text("SELECT count, version FROM activity_entry")).all()
+        assert [tuple(r) for r in rows] == [(2, 2)] and trips == ["pipeline"]  # the guess and its audit row
+        assert core.closing(session) == []
+        session.rollback()
 
 
 def test_no_guess_without_a_redo_or_off_postgresql(any_services):
