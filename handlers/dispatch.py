@@ -110,18 +110,22 @@ class Dispatcher:
         the first turn's first reads, in their round trip); and whether any queued outbox rows (the sender
         is woken after the commit)."""
         answers, writes = [], list(first)
-        ahead = self._claims_ahead(session, work, writes) if session.info.get(core.SPECULATE) else {}
+        guessing = session.info.get(core.SPECULATE, False)
+        ahead = self._claims_ahead(session, work, writes) if guessing else {}
         if ahead:
             writes = []  # the locks went first in the claims' round trip
         for i, (inbound, passive_bytes) in enumerate(work):  # each turn's closing writes go with what is sent next
             mine, writes = self._turn(session, inbound, passive_bytes, locked=True, before=writes, pre=ahead.get(i))
             answers.append(mine)
-            core.collect_closing(session, writes)  # so a flush of the turn's ORM rows (end_turn) goes after them
-            core.end_turn(session)
-            writes = core.closing(session)
+            if guessing:  # a flush of the turn's ORM rows (end_turn) goes after its writes, a guess among them
+                core.collect_closing(session, writes)
+                core.end_turn(session)
+                writes = core.closing(session)
+            else:
+                core.end_turn(session)
         # on the loop on PostgreSQL, the COMMIT goes with the last closing writes (a guess among them that
         # finds nothing fails the transaction first); nothing runs in the transaction after them
-        core.run_all(session, writes, commit=session.info.get(core.SPECULATE, False))
+        core.run_all(session, writes, commit=guessing)
         return answers, session.info.get(outbox.ENQUEUED, False)
 
     def _alone(self, inbound: Inbound, passive_bytes: int | None) -> list[Reply] | Exception:

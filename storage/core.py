@@ -221,8 +221,8 @@ def collect_closing(session: Session, kept: list[tuple] = ()) -> None:
     `kept` (the writes of a batch's turns before, still to go). On PostgreSQL they go first in the round
     trip of whatever is sent next: a statement of the wire's, or SQLAlchemy's own (an ORM flush)."""
     session.info[_CLOSING] = list(kept)
-    held = _connection(session)
-    if held.wire is not None:
+    held = session.info.get(_CONNECTION)  # a turn's statements have looked it up already
+    if held is not None and held.wire is not None:
         held.wire.before_own = partial(_send_kept, session)
 
 

@@ -263,7 +263,10 @@ def _write(session, kind, campaign_id, unit_code, key, value, note, actor, curre
         values = {f"v_{k}": v for k, v in values.items()}
         values.update(w_campaign_id=campaign_id, w_unit_code=unit_code, w_key=key)
         values.update(seen=current.version, v_version=current.version + 1)
-    session.info.setdefault(_WRITTEN, set()).add((campaign_id, unit_code))
+    written = session.info.get(_WRITTEN)
+    if written is None:
+        written = session.info[_WRITTEN] = set()
+    written.add((campaign_id, unit_code))
     if speculate(session, stmt, values):  # sent with the turn's closing writes, checked there
         row_id = current.id if current else None
     else:
