@@ -140,7 +140,7 @@ class Dispatcher:
         key no turn before it in the batch has: nothing a turn before it writes and accounts for (its own
         sender's state, its own key, audit rows, its own unit's entries) changes what such a claim read.
         A write that is not accounted for, or one to the unit read ahead, is checked for at the turn (_turn).
-        By position in the batch; {} when the claims cannot go in one pipeline."""
+        By position in the batch."""
         people, keys, plan, statements = set(), set(), [], list(locks)
         for i, (inbound, _) in enumerate(work):
             taken = inbound.userid in people or inbound.msg_key in keys
@@ -152,9 +152,7 @@ class Dispatcher:
             ahead, unit = self._ahead(session, inbound.userid)
             plan.append((i, now, len(statements), ahead, unit))
             statements += [dialogs.claiming(session, inbound.msg_key, inbound.userid, now), *ahead]
-        if not core.pipelines(session, statements):
-            return {}
-        rows = core.run_all(session, statements)
+        rows = core.run_all(session, statements)  # one pipeline: claims always go on the wire, aheads only so
         foreign = core.foreign(session)
         return {
             i: _Ahead(now, rows[at], ahead, rows[at + 1 : at + 1 + len(ahead)], unit, foreign)
