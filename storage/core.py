@@ -31,7 +31,8 @@ _BUILT: dict[tuple[str, str], object] = {}
 # turn's claim, state, stored answer, audit rows and entry writes. Any other write counts as foreign
 # (Wire.foreign): what a batch's turns claimed and read ahead before it may no longer hold after one.
 _ACCOUNTED: set[int] = set()
-# by (dialect, id of the statement, insert columns); the statement is kept beside, so its id is never reused
+# by (dialect, id of the statement, insert columns in the order given); the statement is kept beside, so its id
+# is never reused
 _COMPILED: dict[tuple, tuple[object, _Compiled | None]] = {}
 # session.info keys of what one turn read and keeps current by its own writes; dropped between turns
 # that share a transaction (storage.entries registers its own)
@@ -557,7 +558,7 @@ def _remembering(process: Callable) -> Callable:
 def _compiled(dialect, stmt, params: dict) -> _Compiled | None:
     if isinstance(stmt, TextClause):  # its rows' shape is known only from the cursor: SQLAlchemy's own way
         return None
-    keys = tuple(sorted(params)) if isinstance(stmt, Insert) else ()
+    keys = tuple(params) if isinstance(stmt, Insert) else ()  # in their order: callers build them alike
     key = (dialect.name, id(stmt), keys)
     found = _COMPILED.get(key)
     if found is not None:
