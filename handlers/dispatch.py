@@ -136,18 +136,16 @@ class Dispatcher:
 
     def _claims_ahead(self, session, work: list[tuple[Inbound, int | None]], locks: list[tuple]) -> dict[int, _Ahead]:
         """PostgreSQL on the loop: the batch's claims (each with the stamp and its sender's state) and what
-        each reads ahead, all in one round trip after the people's locks, for every turn whose sender and
-        key no turn before it in the batch has: nothing a turn before it writes and accounts for (its own
+        each reads ahead, all in one round trip after the people's locks, for every turn whose sender no turn
+        before it in the batch has: nothing a turn before it writes and accounts for (its own
         sender's state, its own key, audit rows, its own unit's entries) changes what such a claim read.
         A write that is not accounted for, or one to the unit read ahead, is checked for at the turn (_turn).
         By position in the batch."""
-        people, keys, plan, statements = set(), set(), [], list(locks)
+        people, plan, statements = set(), [], list(locks)
         for i, (inbound, _) in enumerate(work):
-            taken = inbound.userid in people or inbound.msg_key in keys
-            people.add(inbound.userid)
-            keys.add(inbound.msg_key)
-            if taken:  # it must see what the turn before of the same sender or key wrote: claimed in its turn
+            if inbound.userid in people:  # it must see what her turn before wrote: it claims in its own turn
                 continue
+            people.add(inbound.userid)
             now = self.clock.now()
             ahead, unit = self._ahead(session, inbound.userid)
             plan.append((i, now, len(statements), ahead, unit))

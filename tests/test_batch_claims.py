@@ -13,7 +13,7 @@ from sqlmodel import select
 from handlers import router
 from handlers.base import Inbound, Reply
 from storage import core
-from storage.models import ActivityEntry, Outbox, Person
+from storage.models import ActivityEntry, AuditEntry, Outbox, Person
 from tests.test_speculative_writes import fill_table_1
 
 
@@ -119,3 +119,32 @@ def test_a_turn_that_guesses_and_queues_messages_for_others_is_kept_whole_on_the
     with pg_services.db.read() as session:
         assert sorted(e.count for e in session.exec(select(ActivityEntry))) == [6, 7]
         assert [o.recipients for o in session.exec(select(Outbox)) if "你好" in o.content] == [["liqiang"]]
+
+
+def test_a_message_delivered_twice_in_one_batch_on_the_loop_is_handled_once(pg_services):
+    """The second delivery's sender is in the batch already, so it claims in its own turn, after the first's
+    writes: it finds the key taken and gets the first's stored answer."""
+    start(pg_services, "wangfang", "liqiang")
+    twice = (Inbound("app", "wangfang", "6", "w1"), None)
+    answers = on_loop(pg_services.dispatcher, [twice, (Inbound("app", "liqiang", "7", "l1"), None), twice])
+    assert answers[0][0].text == answers[2][0].text and "已记录" in answers[0][0].text
+    with pg_services.db.read() as session:
+        assert sorted((e.unit_code, e.count, e.version) for e in session.exec(select(ActivityEntry))) == [
+            ("U01", 6, 1),
+            ("U02", 7, 1),
+        ]
+        assert len([a for a in session.exec(select(AuditEntry)) if a.new in ("6", "7")]) == 2
+
+
+def test_a_redelivery_claimed_ahead_gets_its_stored_answer_after_the_writes_before_it(pg_services, trips):
+    """wangfang's message came in an earlier batch; its redelivery's claim, made ahead, finds the key taken,
+    and its stored answer is read (the turn before's kept writes going first); nothing is written twice."""
+    start(pg_services, "wangfang", "liqiang")
+    first = on_loop(pg_services.dispatcher, [(Inbound("app", "wangfang", "6", "w1"), None)])
+    answers = on_loop(
+        pg_services.dispatcher,
+        [(Inbound("app", "liqiang", "7", "l1"), None), (Inbound("app", "wangfang", "6", "w1"), None)],
+    )
+    assert answers[1][0].text == first[0][0].text and "已记录" in answers[0][0].text
+    with pg_services.db.read() as session:
+        assert sorted((e.count, e.version) for e in session.exec(select(ActivityEntry))) == [(6, 1), (7, 1)]
