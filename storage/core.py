@@ -116,6 +116,8 @@ def _run_all(held: _Held, work: list[tuple], commit: bool = False, guesses: tupl
         (_compiled(dialect, stmt, params[0] if params.__class__ is list else params), params) for stmt, params in work
     ]
     ready = held.wire.ready() if held.wire is not None else None
+    if not found:  # nothing to send (the caller's commit commits)
+        return []
     if ready is None or any(c is None or c.wire is None for c, _ in found):
         return [
             held.conn.execute(stmt, params) if c is None else c.execute(held, params)
@@ -152,10 +154,10 @@ def speculate(session: Session, stmt, params: dict) -> bool:
 
 
 def _run_checked(session: Session, held: _Held, work: list[tuple], commit: bool = False) -> list[Rows]:
-    """run_all while speculative writes are unsent: those still kept go first, in the same round trip, and
-    every unsent one must be in it (one that a caller holds, from closing(), would otherwise go after
-    this work: Mispredicted); each must have returned its one row. What was read ahead is not served:
-    the exchange these go in makes it stale (_served_ahead)."""
+    """run_all while writes are kept or speculative ones unsent: those still kept go first, in the same
+    round trip, and every unsent one must be in it (one that a caller holds, from closing(), would
+    otherwise go after this work: Mispredicted); each must have returned its one row. (run_all served
+    what was read ahead before coming here, if all of the work was: then nothing is sent.)"""
     kept = session.info.get(_CLOSING)
     if kept:
         session.info[_CLOSING] = []
