@@ -581,7 +581,7 @@ def _compiled(dialect, stmt, params: dict) -> _Compiled | None:
         fast = _Compiled(compiled, dialect) if runnable else None
         if fast is not None:
             writes = compiled.isinsert or compiled.isupdate or compiled.isdelete
-            fast.foreign = bool(writes) and id(stmt) not in _ACCOUNTED
+            fast.foreign = bool(writes) and id(stmt) not in _ACCOUNTED and pgwire.watched(stmt)
     except (exc.InvalidRequestError, TypeError):
         # a column whose result processor depends on the type the server reports and is not known from
         # its declaration (psycopg's Numeric): SQLAlchemy's own execute, which knows it from the cursor

@@ -6,7 +6,7 @@ row be read again and drops what was read ahead; an entry written to the unit dr
 import asyncio
 
 import pytest
-from sqlalchemy import literal_column, text, update
+from sqlalchemy import insert, literal_column, text, update
 from sqlalchemy.util.concurrency import greenlet_spawn
 from sqlmodel import select
 
@@ -148,3 +148,75 @@ def test_a_redelivery_claimed_ahead_gets_its_stored_answer_after_the_writes_befo
     assert answers[1][0].text == first[0][0].text and "已记录" in answers[0][0].text
     with pg_services.db.read() as session:
         assert sorted((e.count, e.version) for e in session.exec(select(ActivityEntry))) == [(6, 1), (7, 1)]
+
+
+def test_the_watched_tables_are_those_the_claims_and_reads_ahead_read_and_those_that_move_the_stamp(pg_services):
+    import importlib
+
+    from sqlalchemy import Table
+    from sqlalchemy.sql.util import find_tables
+    from sqlmodel import Session
+
+    from storage import dialogs, entries, pgwire
+
+    stamped = importlib.import_module("storage.migrations.versions.0005_speed").STAMPED
+    with Session(pg_services.db.engine) as session:
+        read = [
+            dialogs.claiming(session, "k", "u")[0],
+            entries.reading_submission(session, "c", "U01")[0],
+            entries.reading_unit(session, "activity", "c", "U01")[0],
+            entries.reading_unit(session, "score", "c", "U01")[0],
+        ]
+    found = [t for stmt in read for t in find_tables(stmt, include_crud=True, include_selects=True)]
+    tables = {t.name for t in found if isinstance(t, Table)}
+    assert tables | set(stamped) == pgwire.WATCHED, tables
+
+
+def test_a_write_to_a_table_no_claim_reads_is_not_foreign_and_claims_ahead_stand(pg_services, hook, trips):
+    """hezhiyuan's turn writes an outbox row by SQLAlchemy's own execute and an audit row through the wire:
+    neither can change liqiang's claim or what she read ahead, so nothing of hers is sent again."""
+    start(pg_services, "liqiang")
+    on_loop(pg_services.dispatcher, [(Inbound("app", "hezhiyuan", "帮助", "h0"), None)])  # he is in the view
+
+    def unwatched(turn):
+        now = turn.now
+        turn.session.execute(
+            insert(Outbox).values(
+                key="x", kind="user", recipients=["a"], content="x", next_attempt_at=now, created_at=now
+            )
+        )
+        core.run(turn.session, insert(AuditEntry).values(actor="t", entity="t", key="t", field="t", at=now))
+
+    hook["h1"] = unwatched
+    trips.clear()
+    answers = on_loop(
+        pg_services.dispatcher,
+        [(Inbound("app", "hezhiyuan", "帮助", "h1"), None), (Inbound("app", "liqiang", "6", "l1"), None)],
+    )
+    assert "已记录" in answers[1][0].text
+    # the claims and reads ahead; his audit row (the outbox row is SQLAlchemy's own); every closing write
+    # with the COMMIT: no claim of hers read again
+    assert trips == ["pipeline", "execute", "pipeline"], trips
+
+
+def test_what_counts_as_foreign(pg_services):
+    with pg_services.db.write() as session:
+        now = pg_services.clock.now()
+        counts = []
+        for stmt in (
+            insert(Outbox).values(
+                key="y", kind="user", recipients=["a"], content="y", next_attempt_at=now, created_at=now
+            ),
+            select(Person).where(Person.userid == "x"),
+            update(Person).where(Person.userid == "nobody").values(name="x"),
+            text("UPDATE outbox SET attempts = 1 WHERE key = 'nothing'"),  # text: its table is not known
+            update(ActivityEntry).where(ActivityEntry.key == "nothing").values(count=1),
+        ):
+            before = core.foreign(session)
+            session.execute(stmt)
+            counts.append(core.foreign(session) - before)
+        before = core.foreign(session)
+        core.run(session, update(Person.__table__).where(Person.__table__.c.userid == "nobody").values(name="y"))
+        counts.append(core.foreign(session) - before)
+        session.rollback()
+    assert counts == [0, 0, 1, 1, 1, 1]
