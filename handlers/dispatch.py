@@ -137,9 +137,10 @@ class Dispatcher:
     def _claims_ahead(self, session, work: list[tuple[Inbound, int | None]], locks: list[tuple]) -> dict[int, _Ahead]:
         """PostgreSQL on the loop: the batch's claims (each with the stamp and its sender's state) and what
         each reads ahead, all in one round trip after the people's locks, for every turn whose sender no turn
-        before it in the batch has: nothing a turn before it writes and accounts for (its own
-        sender's state, its own key, audit rows, its own unit's entries) changes what such a claim read.
-        A write that is not accounted for, or one to the unit read ahead, is checked for at the turn (_turn).
+        before it in the batch has: nothing a turn before it writes and accounts for (its own sender's
+        state, its own key, its own unit's entries), nor a write to a table no claim reads (audit rows,
+        outbox rows), changes what such a claim read. Any other write, or one to the unit read ahead, is
+        checked for at the turn (_claimed_ahead).
         By position in the batch."""
         people, plan, statements = set(), [], list(locks)
         for i, (inbound, _) in enumerate(work):

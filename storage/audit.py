@@ -59,9 +59,7 @@ def record_many(*, session: Session, rows: list[dict]) -> None:
         for row in rows
     ]
     # inside a turn it goes with the turn's closing writes: one round trip less on PostgreSQL
-    run_closing(
-        session, prepared(session, "audit.insert", lambda _: insert(AuditEntry.__table__), accounted=True), values
-    )
+    run_closing(session, prepared(session, "audit.insert", lambda _: insert(AuditEntry.__table__)), values)
 
 
 def trail(*, session: Session, unit_code: str | None = None, limit: int = 200) -> list[AuditEntry]:

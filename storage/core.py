@@ -28,8 +28,8 @@ from storage.models import UTCDateTime
 
 _BUILT: dict[tuple[str, str], object] = {}
 # ids of the built statements whose writes the dispatcher accounts for (prepared(..., accounted=True)): a
-# turn's claim, state, stored answer, audit rows and entry writes. Any other write counts as foreign
-# (Wire.foreign): what a batch's turns claimed and read ahead before it may no longer hold after one.
+# turn's claim, state, stored answer and entry writes. Any other write to a table pgwire.WATCHED lists counts
+# as foreign (Wire.foreign): what a batch's turns claimed and read ahead before it may no longer hold after one.
 _ACCOUNTED: set[int] = set()
 # by (dialect, id of the statement, insert columns in the order given); the statement is kept beside, so its id
 # is never reused

@@ -98,10 +98,10 @@ class Mispredicted(Exception):
 
 def sent(conn, clause=None) -> None:
     """Count a statement SQLAlchemy sends on this connection by its own means (an ORM flush, a text query),
-    and as a foreign write if it may write a watched table (watched). While a speculative write is unsent (it might change what
-    this statement reads), the writes kept with it go first (before_own) or, when they are in a caller's
-    hands, the statement is refused; so it is after the transaction was committed with its closing writes
-    (it would begin one of its own)."""
+    and count it as foreign if it may write a watched table (watched). While a speculative write is unsent
+    (it might change what this statement reads), the writes kept with it go first (before_own), or, when
+    they are in a caller's hands, the statement is refused. It is refused too after the transaction was
+    committed with its closing writes (it would begin a transaction of its own)."""
     found = conn.connection.info.get(_KEY) if not conn.closed else None
     if found is not None:
         if found.ended:
@@ -152,7 +152,7 @@ class Wire:
         self.exchanges = 0
         self.unsent = 0  # speculative writes kept for the transaction's closing writes, not sent yet
         self.ended = False  # the transaction was committed with its closing writes: nothing more may go
-        self.foreign = 0  # writes sent that the dispatcher does not account for (storage/core.py's _ACCOUNTED)
+        self.foreign = 0  # writes sent to WATCHED tables that the dispatcher does not account for (core._ACCOUNTED)
         self.before_own = None  # sends the writes a turn keeps (a guess among them) before SQLAlchemy's own
 
     def ready(self) -> str | None:
