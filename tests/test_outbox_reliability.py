@@ -76,6 +76,27 @@ def test_two_senders_at_once_send_each_row_once(any_db_url, clock, fake):
     second.close()
 
 
+def test_a_fake_on_a_reused_port_starts_without_the_tokens_of_the_one_before(sqlite_url, clock):
+    """The flake behind the test above (48 calls for 40 rows, once in a full run): the token cache is keyed
+    by address, and a port an earlier test's fake used held that fake's token, so each worker's first call
+    was refused (40014) and made again. Deliveries were once; the calls counted were not."""
+    with FakeWeCom() as before:
+        services = wired(sqlite_url, clock, before)
+        enqueue(services, "before", "之前的消息")
+        services.sender.drain()
+        services.close()
+        port = int(before.base_url.split(":")[2].split("/")[0])
+    with FakeWeCom(port=port) as after:
+        assert after.base_url == before.base_url
+        services = wired(sqlite_url, clock, after, seed=False)
+        for i in range(4):
+            enqueue(services, f"after:{i}", f"之后 {i}")
+        services.sender.drain()
+        assert len(after.calls_to("message/send")) == 4 and after.delivered_to("wangfang") == 4
+        assert len(after.calls_to("gettoken")) == 1
+        services.close()
+
+
 def test_a_stalled_call_does_not_hold_up_the_others(sqlite_url, clock, fake, collector_off):
     services = wired(sqlite_url, clock, fake, timeout=1.0)
     stalled = enqueue(services, "stall", "慢的那条")

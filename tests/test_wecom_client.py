@@ -266,3 +266,13 @@ def test_appchat_send_to_unknown_chat_is_86001(client):
 def test_appchat_refuses_template_card(fake, client):
     with pytest.raises(ValueError):
         client.appchat_send("c", {"msgtype": "template_card", "template_card": {}})
+
+
+def test_forgetting_one_address_keeps_the_tokens_of_others():
+    from bot.channels import wecom_api
+
+    here, there = wecom_api._slot_for("http://a/", "corp", "s"), wecom_api._slot_for("http://b/", "corp", "s")
+    here.value = there.value = "tok"
+    forget_tokens("http://a/")
+    assert wecom_api._slot_for("http://a/", "corp", "s").value is None
+    assert wecom_api._slot_for("http://b/", "corp", "s") is there and there.value == "tok"

@@ -79,10 +79,13 @@ def _slot_for(api_base: str, corp_id: str, secret: str) -> _TokenSlot:
         return _SLOTS.setdefault(key, _TokenSlot())
 
 
-def forget_tokens() -> None:
-    """Drop every cached access_token (tests and key rotation)."""
+def forget_tokens(api_base: str | None = None) -> None:
+    """Drop the access_tokens cached for `api_base`, or every one (tests and key rotation)."""
     with _SLOTS_LOCK:
-        _SLOTS.clear()
+        if api_base is None:
+            _SLOTS.clear()
+        for key in [key for key in _SLOTS if key[0] == api_base]:
+            del _SLOTS[key]
 
 
 class _WxClient(WeChatClient):

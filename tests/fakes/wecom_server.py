@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bot.channels.wecom_api import forget_tokens
+
 PREFIX = "/cgi-bin/"
 _ERRMSG = {
     0: "ok",
@@ -75,8 +77,10 @@ class FakeWeCom:
         secret: str | None = None,
         token_ttl: int = 7200,
         known_users: Iterable[str] | None = None,
+        port: int = 0,
     ) -> None:
-        """`known_users`: the address book; anyone else is answered as invaliduser (None: everyone is known)."""
+        """`known_users`: the address book; anyone else is answered as invaliduser (None: everyone is known).
+        `port`: 0 for an ephemeral one; another number takes that one (a server started where one stopped)."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._expected = (corp_id, secret)
@@ -90,8 +94,11 @@ class FakeWeCom:
         self.media: dict[str, Upload] = {}  # media_id -> what was uploaded
         self._used_codes: set[str] = set()
         self.reset()
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}{PREFIX}"
+        # The client caches tokens by address; one cached from an earlier fake on this port (ports are reused
+        # in a long run) is not this server's, and its first calls would be refused and made again.
+        forget_tokens(self.base_url)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-wecom", daemon=True
         )
