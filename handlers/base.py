@@ -12,7 +12,7 @@ from storage.db import ON_LOOP, HandOff
 from storage.dialogs import State
 from storage.directory import RosterView
 from storage.models import Person, Unit
-from storage.render import render
+from storage.render import render, render_same
 from storage.secrecy import Keyring
 
 if TYPE_CHECKING:
@@ -75,6 +75,10 @@ class Turn:
     def say(self, template: str, /, **values) -> None:
         """Answer the sender in this conversation."""
         self.replies.append(Reply(render(template, **values)))
+
+    def say_same(self, template: str, /, **values) -> None:
+        """say(), for a text many turns repeat: rendered once for each set of values (render_same's rules)."""
+        self.replies.append(Reply(render_same(template, **values)))
 
     def tell(self, userids: list[str], template: str, **values) -> None:
         """Send a message to other people (through the outbox)."""

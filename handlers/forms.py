@@ -103,7 +103,15 @@ def _ask(turn: Turn, kind: str, qs: tuple[tables.Question, ...], i: int, note: s
     q = qs[i]
     entry = tables.entry(turn, kind, q.key)
     turn.enter(FLOW_OF[kind], i=i, misses=0, seen=entry.version if entry else None)
-    turn.say("form_question.txt", q=q, entry=entry, value=_value(entry), index=i + 1, total=len(qs), note=note)
+    turn.say_same(
+        "form_question.txt",
+        q=q,
+        value=_value(entry),
+        entry_note=entry.note if entry else None,
+        index=i + 1,
+        total=len(qs),
+        note=note,
+    )
 
 
 def _miss(turn: Turn, qs: tuple[tables.Question, ...], reason: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
@@ -53,3 +53,11 @@ def render(template: str, /, **values) -> str:
         return env.concat(compiled.root_render_func(context)).strip()
     except Exception:
         env.handle_exception()
+
+
+@lru_cache(maxsize=4096)
+def render_same(template: str, /, **values) -> str:
+    """render(), once for each set of values: for texts a turn repeats (a form's question). Every value must be
+    immutable and compare by value (str, numbers, None, a frozen dataclass or tuple of such), so the same
+    values always make the same text; an unhashable one raises TypeError."""
+    return render(template, **values)

@@ -117,3 +117,11 @@ def test_a_sentence_typed_mid_form_is_read_back(chat):
     c = chat("wangfang")
     answer = c.script("填报", "政治学习24次，党小组会12")
     assert "请核对" in answer and "政治学习：24 次" in answer
+
+
+def test_coming_back_to_an_item_shows_its_value_and_its_note(chat):
+    answer = chat("wangfang").script("填报", "6 其中两次线上", "上一步")
+    assert "【1/14】党委会" in answer and "已填：6 次（备注：其中两次线上）" in answer
+    # the question's text is rendered once for each set of values: another unit's note is its own
+    assert "已填：6 次（备注：补开一次）" in chat("liqiang").script("填报", "6 补开一次", "上一步")
+    assert "已填：6 次（备注：其中两次线上）" in chat("wangfang").script("跳过", "上一步")

@@ -11,7 +11,7 @@ from handlers.errors import InputError
 from handlers.parsing import parse_answer
 from storage import entries
 from storage.campaign import DEFAULT_CAMPAIGN
-from storage.render import TEMPLATES, _compiled, environment, render
+from storage.render import TEMPLATES, _compiled, environment, render, render_same
 from tests.transcript import Chat
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -187,3 +187,20 @@ def test_on_postgresql_a_step_reads_the_whole_table_and_on_sqlite_only_its_keys(
     [(sql, _params)] = reads.seen
     keyed = any_services.db.engine.dialect.name == "sqlite"
     assert (" IN " in sql) == keyed
+
+
+def test_a_text_rendered_once_for_its_values_is_what_render_gives_and_only_for_those_values():
+    from handlers.tables import Question
+
+    q = Question(kind="activity", key="k", name="党委会", target=6.0)
+    values = dict(q=q, value=6.0, entry_note="线上", index=1, total=14, note=None)
+    render_same.cache_clear()
+    first = render_same("form_question.txt", **values)
+    assert first == render("form_question.txt", **values) and "已填：6 次（备注：线上）" in first
+    assert render_same("form_question.txt", **values) is first  # the second time from the cache
+    assert render_same.cache_info().hits == 1
+    renamed = render_same("form_question.txt", **{**values, "q": Question("activity", "k", "党员大会", 6.0)})
+    assert "党员大会" in renamed and "党委会" not in renamed  # a campaign reloaded with another name
+    assert "备注" not in render_same("form_question.txt", **{**values, "entry_note": None})
+    with pytest.raises(TypeError):  # a value that may change is refused, not cached by identity
+        render_same("form_done.txt", note=None, kind="activity", missing=[q])
