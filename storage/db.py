@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.util.concurrency import await_only
 from sqlmodel import Session, create_engine
 
-from storage import core, pgwire
+from storage import core, jsontext, pgwire
 from storage.checkpoint import Checkpointer
 
 BUSY_TIMEOUT_MS = 30000
@@ -173,11 +173,16 @@ def _lock_key(space: str, value: str) -> int:
     return zlib.crc32(f"{space}:{value}".encode()) - 2**31
 
 
+_JSON_TEXT = {"json_serializer": jsontext.dumps, "json_deserializer": jsontext.loads}  # storage/jsontext.py
+
+
 def _server_engine(url, echo: bool) -> Engine:
     # prepare_threshold=None: psycopg prepares nothing itself, so its rollback never DEALLOCATEs ALL the
     # hot statements storage/pgwire.py prepared on the connection
     args = {"prepare_threshold": None}
-    engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args)
+    engine = create_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args, **_JSON_TEXT
+    )
     # what SQLAlchemy sends by its own means is counted with what goes through the Wire (core.read_ahead)
     event.listen(engine, "before_execute", lambda conn, clause, *_args: pgwire.sent(conn, clause))
     # a transaction begins with no write sent on a guess (one that failed left its count with the connection)
@@ -188,7 +193,7 @@ def _server_engine(url, echo: bool) -> Engine:
 def _sqlite_engine(url, echo: bool, pragmas: dict) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, **_JSON_TEXT)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
