@@ -37,14 +37,24 @@ def dumps(value: Any) -> str:
 
 
 def _finite(value: Any) -> bool:
-    """No float in it (a key or a value, at any depth) is infinite or NaN."""
-    if isinstance(value, float):
-        return math.isfinite(value)
+    """No float in it (a key or a value, at any depth) is infinite or NaN. A turn's state has a null most
+    times (an item not filled yet), so this runs on it: its scalars are passed over without a call."""
     if isinstance(value, dict):
-        return all(_finite(k) and _finite(v) for k, v in value.items())
+        for key, item in value.items():
+            if key.__class__ not in _PLAIN and not _finite(key):
+                return False
+            if item.__class__ not in _PLAIN and not _finite(item):
+                return False
+        return True
     if isinstance(value, list | tuple):
-        return all(map(_finite, value))
-    return True
+        for item in value:
+            if item.__class__ not in _PLAIN and not _finite(item):
+                return False
+        return True
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})  # no float inside, whatever it holds
 
 
 def loads(text: str | bytes) -> Any:
