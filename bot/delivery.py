@@ -170,6 +170,8 @@ class Sender:
             started = self.pump()
             total += started
             if not started and not self._inflight:
+                if self.wakeup.is_set():  # a send ended after pump looked (it may have made rows due): look again
+                    continue
                 if not self.commit():
                     break
                 continue  # handed-back rows are due again
