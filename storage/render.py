@@ -59,5 +59,6 @@ def render(template: str, /, **values) -> str:
 def render_same(template: str, /, **values) -> str:
     """render(), once for each set of values: for texts a turn repeats (a form's question). Every value must be
     immutable and compare by value (str, numbers, None, a frozen dataclass or tuple of such), so the same
-    values always make the same text; an unhashable one raises TypeError."""
+    values always make the same text; an unhashable one raises TypeError. Values equal under == share one
+    text (6 and 6.0, also inside a frozen dataclass): a template given them prints numbers with `num`."""
     return render(template, **values)

@@ -84,8 +84,9 @@ def forget_tokens(api_base: str | None = None) -> None:
     with _SLOTS_LOCK:
         if api_base is None:
             _SLOTS.clear()
-        for key in [key for key in _SLOTS if key[0] == api_base]:
-            del _SLOTS[key]
+        else:
+            for key in [key for key in _SLOTS if key[0] == api_base]:
+                del _SLOTS[key]
 
 
 class _WxClient(WeChatClient):
