@@ -69,7 +69,8 @@ def collector(floor: Measured, turn: Measured) -> str:
             return "?"
         young, middle, full = s["gc_passes"]
         per = s["gc_ms"] * 1e3 / max(m.wrk["requests"], 1)
-        return f"{what} {young}+{middle}+{full} passes, {s['gc_ms']:.0f} ms, {per:.1f} µs a request"
+        fulls = f" (the full ones {s['gc_full_ms']:.0f} ms)" if full and "gc_full_ms" in s else ""
+        return f"{what} {young}+{middle}+{full} passes, {s['gc_ms']:.0f} ms{fulls}, {per:.1f} µs a request"
 
     return (
         f"garbage collector {one(floor, 'floor')}; {one(turn, 'turn')} (generations 0+1+2, the last runs; "

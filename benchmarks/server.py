@@ -39,7 +39,7 @@ class Counters:
     def reset(self) -> None:
         with self.lock:
             self.turns = self.statements = self.turn_statements = self.batches = self.handed_off = 0
-            self.gc_passes, self.gc_s = [0, 0, 0], 0.0
+            self.gc_passes, self.gc_s, self.gc_full_s = [0, 0, 0], 0.0, 0.0
 
     def _on_gc(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -49,6 +49,8 @@ class Counters:
         with self.lock:
             self.gc_passes[info["generation"]] += 1
             self.gc_s += took
+            if info["generation"] == 2:
+                self.gc_full_s += took
 
     def on_statement(self, *_args) -> None:
         with self.lock:
@@ -87,6 +89,7 @@ class Counters:
                 "handed_off": self.handed_off,
                 "gc_passes": list(self.gc_passes),
                 "gc_ms": self.gc_s * 1e3,
+                "gc_full_ms": self.gc_full_s * 1e3,
             }
 
 

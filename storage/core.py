@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+import weakref
 from collections import namedtuple
 from collections.abc import Callable
 from functools import partial
@@ -75,7 +76,7 @@ def run(session: Session, stmt, params=None):
     if not _is_clean(session):
         session.flush()
     held = session.info.get(_CONNECTION)
-    if held is None or held.transaction is not session.get_transaction():
+    if held is None or held.transaction() is not session.get_transaction():
         held = _connection(session)
     if params is None:
         params = {}
@@ -291,7 +292,9 @@ class _Held:
     __slots__ = ("transaction", "conn", "dbapi", "listening", "cursor", "wire")
 
     def __init__(self, transaction, conn):
-        self.transaction, self.conn = transaction, conn
+        # by weak reference: the transaction refers to the session, whose info holds this, and a cycle
+        # would keep each batch's session, connection and cursor (about 50 objects) for the collector
+        self.transaction, self.conn = weakref.ref(transaction), conn
         fairy = conn.connection
         self.dbapi = fairy.dbapi_connection
         # whether anyone listens for statements, asked once a transaction (listeners are set up beforehand)
@@ -309,7 +312,7 @@ def _connection(session: Session) -> _Held:
     """The session's connection for its current transaction, looked up once per transaction."""
     transaction = session.get_transaction()
     held = session.info.get(_CONNECTION)
-    if held is None or held.transaction is not transaction or transaction is None:
+    if held is None or held.transaction() is not transaction or transaction is None:
         conn = session.connection()
         held = session.info[_CONNECTION] = _Held(session.get_transaction(), conn)
     return held

@@ -96,3 +96,34 @@ def test_the_service_freezes_its_heap_after_its_first_batch(sqlite_url, monkeypa
     asyncio.run(main("k3"))  # a new roster view: the whole heap again
     services.close()
     assert (services.lane.heap.full_passes, services.lane.heap.top_ups) == (2, 1)
+
+
+@pytest.fixture
+def saving_garbage():
+    """The collector off and every object it finds unreachable kept in gc.garbage, for a test to look at."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    gc.garbage.clear()
+    yield gc.garbage
+    gc.set_debug(0)
+    gc.garbage.clear()
+    gc.enable()
+
+
+def test_a_batch_of_turns_leaves_nothing_for_the_collector(any_services, saving_garbage):
+    """Each batch's session, connection and cursor are freed when it ends, not kept in a cycle until a pass
+    of the collector walks them (about 50 objects a batch, every young pass: bot/heap.py)."""
+    lane = any_services.lane
+
+    async def main():  # 王芳 opens 填报 and answers twice, 李强 once; each message a batch of its own
+        for userid, text, key in [("wangfang", "填报", "g1"), ("wangfang", "6", "g2"), ("liqiang", "填报", "g3")]:
+            assert await lane.dispatch(Inbound("app", userid, text, key), 2048)
+        return await asyncio.gather(
+            *(lane.dispatch(Inbound("app", u, "7", k), 2048) for u, k in [("wangfang", "g4"), ("liqiang", "g5")])
+        )
+
+    asyncio.run(main())
+    gc.collect()
+    left = {type(o).__name__ for o in saving_garbage}
+    assert not left & {"Session", "SessionTransaction", "Connection", "_Held"}, sorted(left)
