@@ -1,8 +1,10 @@
 import asyncio
+import gc
 import logging
 import sqlite3
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 
 import pytest
@@ -242,6 +244,46 @@ def test_messages_not_answered_in_time_get_none_and_their_answers_go_the_late_wa
     assert answers == [None, None] and waited < 2  # the lock was held until after both had their None
     assert lane._deadlines == {}  # nothing kept of a loop that has closed
     assert ["【1/14】" in replies[0].text for replies in late] == [True, True]
+
+
+def test_an_answered_message_is_let_go_before_its_deadline_and_a_late_one_still_gets_its_none(services):
+    """The deadlines' queue keeps a message only while it may still need its None: what was answered goes
+    at the next message, not at its deadline (4 s of answers, futures and messages kept alive, walked by
+    every young pass of the garbage collector); one not answered in time still gets None. The loop's clock
+    is moved on by hand, so no wait is real."""
+    lane, late, shift = TurnLane(services.dispatcher, on_loop=True), [], [0.0]
+    loop = asyncio.new_event_loop()
+    real_time = loop.time
+    loop.time = lambda: real_time() + shift[0]
+
+    async def main():
+        answered = []
+        for i in range(5):  # each answered long before its 30 s are up
+            future = lane.submit(Inbound("app", "wangfang", "帮助", f"h{i}"), 2048, within=30, late=late.append)
+            assert await future
+            answered.append(weakref.ref(future))
+            del future
+        gc.collect()
+        kept = [ref() is not None for ref in answered]
+        with held(services.db):  # one not answered in time, behind the last answered, still gets its None
+            slow = lane.submit(Inbound("app", "zhaolei", "填报", "h5"), 2048, within=30, late=late.append)
+            await asyncio.sleep(0.1)
+            shift[0] += 31
+            none = await asyncio.wait_for(slow, 5)
+        for _ in range(100):
+            if late:
+                break
+            await asyncio.sleep(0.05)
+        return kept, none
+
+    try:
+        kept, none = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    lane.close()
+    # the queue keeps one before the newest (only its timer empties it): the last two wait for the next message
+    assert kept == [False, False, False, True, True]
+    assert none is None and len(late) == 1 and "【1/14】" in late[0][0].text
 
 
 def test_a_serving_process_checkpoints_the_wal_on_a_thread_and_no_commit_does(services):
