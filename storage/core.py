@@ -75,9 +75,9 @@ def run(session: Session, stmt, params=None):
     `params` is a dict, or a list of dicts for one statement run over many rows."""
     if not _is_clean(session):
         session.flush()
-    held = session.info.get(_CONNECTION)
-    if held is None or held.transaction() is not session.get_transaction():
-        held = _connection(session)
+    held, transaction = session.info.get(_CONNECTION), session.get_transaction()
+    if held is None or transaction is None or held.transaction() is not transaction:
+        held = _connection(session)  # (a transaction that ended is None to the weak reference, as to the session)
     if params is None:
         params = {}
     if held.wire is not None and (held.wire.unsent or session.info.get(_CLOSING)):

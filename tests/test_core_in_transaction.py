@@ -214,3 +214,23 @@ def test_the_same_instant_bound_again_converts_as_before_and_another_converts_an
     want = [AT, AT, later, AT, later, AT]
     assert [keys[f"k{i}"] for i in range(6)] == want and [states[f"u{i}"] for i in range(6)] == want
     db.dispose()
+
+
+def test_a_session_whose_transaction_ended_runs_its_next_statement_in_a_new_one(any_db_url):
+    """The holder of a transaction's connection refers to it weakly: once the transaction has ended (and is
+    gone), the session's next statement begins a transaction of its own and is committed with it, not run on
+    the connection the ended one gave back."""
+    db = Database(any_db_url)
+    t = ProcessedMessage.__table__
+    session = Session(db.engine, expire_on_commit=False)
+    stmt = core.prepared(session, "test.tx.again", lambda _: insert(t))
+    core.run(session, stmt, {"key": "k1", "userid": "u", "replies": [], "created_at": AT})
+    session.commit()
+    assert session.get_transaction() is None
+    core.run(session, stmt, {"key": "k2", "userid": "u", "replies": [], "created_at": AT})
+    assert session.get_transaction() is not None
+    session.commit()
+    session.close()
+    with db.read() as check:
+        assert check.execute(select(t.c.key).order_by(t.c.key)).scalars().all() == ["k1", "k2"]
+    db.dispose()
