@@ -8,7 +8,7 @@ import weakref
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import select
 
 from bot import lane as lane_module
@@ -216,6 +216,57 @@ def test_write_nowait_refuses_while_another_thread_holds_the_write_lock(services
         assert session.execute(text("SELECT 1")).scalar() == 1
 
 
+def _checkouts(db) -> list:
+    taken = []
+    event.listen(db.engine, "checkout", lambda dbapi, _record, _proxy: taken.append(dbapi))
+    return taken
+
+
+def test_write_nowait_takes_the_connection_that_committed_last_again_without_the_pool(services):
+    taken = _checkouts(services.db)
+    for i in range(3):
+        with services.db.write_nowait() as session:
+            session.execute(text(f"INSERT INTO data_stamp (name, version) VALUES ('warm{i}', 1)"))
+    assert len(taken) <= 1  # the first may come from the pool; the next two are the one kept
+    (_at, kept), = services.db._warm  # fmt: skip
+    assert not kept.connection.driver_connection.in_transaction  # committed, and nothing begun on it
+    with services.db.read() as session:  # every batch committed on it
+        assert session.execute(text("SELECT count(*) FROM data_stamp WHERE name LIKE 'warm%'")).scalar() == 3
+
+
+def test_write_nowait_gives_a_connection_left_longer_than_warm_s_back_to_the_pool(services):
+    with services.db.write_nowait():
+        pass
+    (_at, first), = services.db._warm  # fmt: skip
+    services.db.warm_s = 0.0
+    time.sleep(0.01)
+    taken = _checkouts(services.db)
+    with services.db.write_nowait():
+        pass
+    assert len(taken) == 1 and first.closed  # back to the pool, and the batch's from the pool
+
+
+def test_a_failed_batch_on_the_loop_keeps_neither_its_writes_nor_its_connection(services):
+    with services.db.write_nowait():
+        pass
+    assert len(services.db._warm) == 1
+    with pytest.raises(RuntimeError), services.db.write_nowait() as session:
+        session.execute(text("INSERT INTO data_stamp (name, version) VALUES ('lost', 1)"))
+        raise RuntimeError("a turn failed")
+    assert services.db._warm == []  # rolled back and returned to the pool, not kept for the next batch
+    assert services.db.engine.pool.checkedout() == 0
+    with services.db.write_nowait() as session:  # the next batch begins cleanly, and the failed one left nothing
+        assert session.execute(text("SELECT count(*) FROM data_stamp WHERE name = 'lost'")).scalar() == 0
+    other = sqlite3.connect(services.db.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Busy), services.db.write_nowait():
+            pytest.fail("write_nowait gave a session while another connection held the lock")
+        assert services.db._warm == [] and services.db.engine.pool.checkedout() == 0  # refused: it went back too
+    finally:
+        other.close()
+
+
 def test_write_nowait_is_for_sqlite_only(pg_services):
     with pytest.raises(Busy), pg_services.db.write_nowait():
         pytest.fail("write_nowait gave a session on PostgreSQL")
@@ -308,8 +359,12 @@ def test_a_database_of_the_command_line_keeps_sqlites_own_checkpoints(sqlite_url
     with db.write() as session:
         assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
     assert db.checkpointer is None
+    with db.write_nowait():  # its connection is kept for the loop's next batch, out of the pool
+        pass
     db.checkpoint_in_background()  # turned on later: the connections already open are changed too
     with db.write() as session:
+        assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
+    with db.write_nowait() as session:
         assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
     db.dispose()
 
