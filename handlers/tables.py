@@ -96,12 +96,10 @@ def lock_and_read(turn: Turn, qs: tuple[Question, ...], i: int | None = None) ->
         keys = [qs[max(i - 1, 0)].key, q.key, qs[i + 1].key, *(k for k, _ in q.children)]
         if q.parent:
             keys.append(q.parent)
-    campaign, unit = turn.campaign.id, turn.unit.code
-    locking = entries.reading_submission(turn.session, campaign, unit)
-    [sub] = entries.read(
-        session=turn.session, kind=qs[0].kind, campaign_id=campaign, unit_code=unit, keys=keys, also=[locking]
+    state = entries.read_with_submission(
+        session=turn.session, kind=qs[0].kind, campaign_id=turn.campaign.id, unit_code=turn.unit.code, keys=keys
     )
-    return lock_reason(turn, sub.first())
+    return lock_reason(turn, state)
 
 
 def check(turn: Turn, q: Question, value, pending: dict | None = None) -> None:

@@ -11,6 +11,7 @@ from handlers.base import Inbound
 from storage import core, dialogs, entries
 from storage.db import Database
 from storage.models import ActivityEntry, AuditEntry
+from tests.conftest import IN_SELF_CHECK as AT
 from tests.conftest import _services
 from tests.transcript import Chat
 
@@ -36,6 +37,32 @@ def test_an_answer_in_a_form_reads_the_units_entries_once(services):
     answer = clerk.say("12")
     assert "已记录：党小组会 12 次" in answer
     assert len(statements.reading("activity_entry")) == 1
+
+
+def test_on_sqlite_an_answer_in_a_form_reads_its_entries_and_the_units_submission_in_one_statement(services):
+    clerk = Chat(services, "wangfang")
+    clerk.script("填报", "6")
+    statements = Statements(services.db.engine)
+    assert "已记录：党小组会 12 次" in clerk.say("12")
+    selects = [s for s in statements.seen if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1, selects
+    assert "FROM activity_entry" in selects[0] and "FROM submission" in selects[0]
+
+
+def test_the_units_submission_read_with_its_entries_is_the_lock_check_s_row(any_services):
+    """read_with_submission's state, fused (SQLite) or not: converted as submission_state's, also when every
+    entry asked for is known already (the state alone), and None for a unit never submitted."""
+    read = dict(kind="activity", campaign_id=CAMPAIGN, keys=["dangweihui", "dangke"])
+    with any_services.db.write() as session:
+        assert entries.read_with_submission(session=session, unit_code="U01", **read) is None
+        entries.set_submitted(
+            session=session, campaign_id=CAMPAIGN, unit_code="U01", actor="wangfang", submitted=True, now=AT
+        )
+    with any_services.db.write() as session:
+        fused = entries.read_with_submission(session=session, unit_code="U01", **read)
+        alone = entries.read_with_submission(session=session, unit_code="U01", **read)  # the keys are known now
+        apart = entries.submission_state(session=session, campaign_id=CAMPAIGN, unit_code="U01")
+    assert tuple(fused) == tuple(alone) == tuple(apart) == (True, AT, None)
 
 
 def _save(db: Database, value: int, seen: int | None, **kw):
