@@ -235,20 +235,20 @@ def test_write_nowait_takes_the_connection_that_committed_last_again_without_the
 
 
 def test_write_nowait_gives_a_connection_left_longer_than_warm_s_back_to_the_pool(services):
-    with services.db.write_nowait():
-        pass
+    with services.db.write_nowait() as session:  # a batch that commits
+        assert session.execute(text("SELECT 1")).scalar() == 1
     (_at, first), = services.db._warm  # fmt: skip
     services.db.warm_s = 0.0
     time.sleep(0.01)
     taken = _checkouts(services.db)
-    with services.db.write_nowait():
-        pass
+    with services.db.write_nowait() as session:  # a batch that commits
+        assert session.execute(text("SELECT 1")).scalar() == 1
     assert len(taken) == 1 and first.closed  # back to the pool, and the batch's from the pool
 
 
 def test_a_failed_batch_on_the_loop_keeps_neither_its_writes_nor_its_connection(services):
-    with services.db.write_nowait():
-        pass
+    with services.db.write_nowait() as session:  # a batch that commits
+        assert session.execute(text("SELECT 1")).scalar() == 1
     assert len(services.db._warm) == 1
     with pytest.raises(RuntimeError), services.db.write_nowait() as session:
         session.execute(text("INSERT INTO data_stamp (name, version) VALUES ('lost', 1)"))
@@ -359,8 +359,8 @@ def test_a_database_of_the_command_line_keeps_sqlites_own_checkpoints(sqlite_url
     with db.write() as session:
         assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
     assert db.checkpointer is None
-    with db.write_nowait():  # its connection is kept for the loop's next batch, out of the pool
-        pass
+    with db.write_nowait() as session:  # its connection is kept for the loop's next batch, out of the pool
+        assert session.execute(text("SELECT 1")).scalar() == 1
     db.checkpoint_in_background()  # turned on later: the connections already open are changed too
     with db.write() as session:
         assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
