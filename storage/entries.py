@@ -143,8 +143,20 @@ def read_with_submission(*, session: Session, kind: str, campaign_id: str, unit_
     stmt, params = reading
     name = f"{kind}.unit" if whole else f"{kind}.keys{len(missing)}"
     fused = prepared(session, f"{name}+submission", lambda _: _with_submission(stmt))
+    [rows] = run_all(session, [(fused, params)])  # served from what was read ahead, if it was (PostgreSQL)
+    return _fused_rows(session, known, whole, missing, kind, rows)
+
+
+def reading_unit_with_submission(session: Session, kind: str, campaign_id: str, unit_code: str) -> tuple:
+    """The statement and parameters read_with_submission sends for a unit's whole table and its state where
+    it fuses them, for core.read_ahead (what the dispatcher reads ahead on PostgreSQL)."""
+    stmt, params = reading_unit(session, kind, campaign_id, unit_code)
+    return prepared(session, f"{kind}.unit+submission", lambda _: _with_submission(stmt)), params
+
+
+def _fused_rows(session: Session, known, whole: bool, missing, kind: str, result):
     rows, state = [], None
-    for row in run(session, fused, params):
+    for row in result:
         if row[1] is None:  # the submission's row: no entry has a NULL key
             state = row
         else:
@@ -185,8 +197,9 @@ def _learn(known, whole: bool, missing, kind: str, rows) -> None:
 
 # Where read_with_submission sends the entries' read and the submission's state as one statement: on
 # SQLite this thread's CPU for a statement is about SQLite's own work for it (in-process, batches of 20
-# on the loop, alternating ABBA: 5-10 µs a turn less); on PostgreSQL both go in one round trip anyway
-FUSED_READS = {"sqlite"}
+# on the loop, alternating ABBA: 5-10 µs a turn less); on PostgreSQL both went in one round trip anyway,
+# but each statement costs the wire's dumps and loads here and the server's bind and execute there
+FUSED_READS = {"sqlite", "postgresql"}
 _STATE_COLUMNS = ("submitted", "submitted_at", "reopened_at")
 SubmissionState = namedtuple("SubmissionState", _STATE_COLUMNS)
 
