@@ -257,13 +257,7 @@ class Dispatcher:
         if found is None:
             return [], None
         campaign_id, unit_code = found
-        if session.get_bind().dialect.name in entries.FUSED_READS:  # as read_with_submission will send it
-            ahead = [entries.reading_unit_with_submission(session, kind, campaign_id, unit_code)]
-        else:
-            ahead = [
-                entries.reading_submission(session, campaign_id, unit_code),
-                entries.reading_unit(session, kind, campaign_id, unit_code),
-            ]
+        ahead = [entries.reading_unit_with_submission(session, kind, campaign_id, unit_code)]  # as a step reads it
         # a statement SQLAlchemy must run itself (table 2's float points) would take the pipeline apart
         return (ahead, found) if core.pipelines(session, ahead) else ([], None)
 

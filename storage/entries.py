@@ -110,59 +110,43 @@ def read_keys(*, session: Session, kind: str, campaign_id: str, unit_code: str, 
     read(session=session, kind=kind, campaign_id=campaign_id, unit_code=unit_code, keys=keys)
 
 
-def read(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys=None, also=()) -> list:
+def read(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys=None) -> None:
     """Read into what this session knows of the unit: the whole table (keys None) or the keys not known
-    yet; with `also`, (statement, params) pairs run in the same go (core.run_all: on PostgreSQL one
-    round trip). Returns the results of `also`, in order."""
+    yet (core.run_all: on PostgreSQL served from what was read ahead, if it was)."""
     known, whole, missing, reading = _plan(session, kind, campaign_id, unit_code, keys)
-    if reading is None:
-        return run_all(session, list(also)) if also else []
-    *done, rows = run_all(session, [*also, reading])
-    _learn(known, whole, missing, kind, rows)
-    return done
+    if reading is not None:
+        [rows] = run_all(session, [reading])
+        _learn(known, whole, missing, kind, rows)
 
 
 def read_with_submission(*, session: Session, kind: str, campaign_id: str, unit_code: str, keys=None):
-    """read()'s, and the unit's submission state (submission_state's row, or None) in the same go: on
-    SQLite as one statement (UNION ALL) when entries are still to be read, a statement fewer in every
-    answer of a form; elsewhere as read() with the state's statement `also`, which PostgreSQL sends in
-    the same round trip."""
-    if session.get_bind().dialect.name not in FUSED_READS:
-        [state] = read(
-            session=session,
-            kind=kind,
-            campaign_id=campaign_id,
-            unit_code=unit_code,
-            keys=keys,
-            also=[reading_submission(session, campaign_id, unit_code)],
-        )
-        return state.first()
+    """read()'s, and the unit's submission state (submission_state's row, or None), as one statement
+    (UNION ALL) when entries are still to be read: a statement fewer in every answer of a form. On SQLite
+    this thread's CPU for a statement is about SQLite's own work for it (in-process, batches of 20 on the
+    loop, alternating ABBA: 5-10 µs a turn less); on PostgreSQL, where both went in one round trip anyway,
+    each statement cost the wire's dumps and loads here and the server's bind and execute there (wrk,
+    alternating: 26-30 -> 35-37 % of the floor)."""
     known, whole, missing, reading = _plan(session, kind, campaign_id, unit_code, keys)
     if reading is None:  # every key known already: the state alone
         return run(session, *reading_submission(session, campaign_id, unit_code)).first()
     stmt, params = reading
     name = f"{kind}.unit" if whole else f"{kind}.keys{len(missing)}"
     fused = prepared(session, f"{name}+submission", lambda _: _with_submission(stmt))
-    [rows] = run_all(session, [(fused, params)])  # served from what was read ahead, if it was (PostgreSQL)
-    return _fused_rows(session, known, whole, missing, kind, rows)
-
-
-def reading_unit_with_submission(session: Session, kind: str, campaign_id: str, unit_code: str) -> tuple:
-    """The statement and parameters read_with_submission sends for a unit's whole table and its state where
-    it fuses them, for core.read_ahead (what the dispatcher reads ahead on PostgreSQL)."""
-    stmt, params = reading_unit(session, kind, campaign_id, unit_code)
-    return prepared(session, f"{kind}.unit+submission", lambda _: _with_submission(stmt)), params
-
-
-def _fused_rows(session: Session, known, whole: bool, missing, kind: str, result):
     rows, state = [], None
-    for row in result:
+    for row in run_all(session, [(fused, params)])[0]:  # served from what was read ahead, if it was (PostgreSQL)
         if row[1] is None:  # the submission's row: no entry has a NULL key
             state = row
         else:
             rows.append(row[:6])
     _learn(known, whole, missing, kind, rows)
     return None if state is None else _submission_row(session, state[6:])
+
+
+def reading_unit_with_submission(session: Session, kind: str, campaign_id: str, unit_code: str) -> tuple:
+    """The statement and parameters read_with_submission sends for a unit's whole table and its state, for
+    core.read_ahead (what the dispatcher reads ahead on PostgreSQL)."""
+    stmt, params = reading_unit(session, kind, campaign_id, unit_code)
+    return prepared(session, f"{kind}.unit+submission", lambda _: _with_submission(stmt)), params
 
 
 def _plan(session: Session, kind: str, campaign_id: str, unit_code: str, keys):
@@ -195,11 +179,6 @@ def _learn(known, whole: bool, missing, kind: str, rows) -> None:
         known.asked.update(missing)
 
 
-# Where read_with_submission sends the entries' read and the submission's state as one statement: on
-# SQLite this thread's CPU for a statement is about SQLite's own work for it (in-process, batches of 20
-# on the loop, alternating ABBA: 5-10 µs a turn less); on PostgreSQL both went in one round trip anyway,
-# but each statement costs the wire's dumps and loads here and the server's bind and execute there
-FUSED_READS = {"sqlite", "postgresql"}
 _STATE_COLUMNS = ("submitted", "submitted_at", "reopened_at")
 SubmissionState = namedtuple("SubmissionState", _STATE_COLUMNS)
 

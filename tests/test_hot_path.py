@@ -50,7 +50,7 @@ def test_on_sqlite_an_answer_in_a_form_reads_its_entries_and_the_units_submissio
 
 
 def test_the_units_submission_read_with_its_entries_is_the_lock_check_s_row(any_services):
-    """read_with_submission's state, fused (SQLite) or not: converted as submission_state's, also when every
+    """read_with_submission's state, fused with the entries or not: converted as submission_state's, also when every
     entry asked for is known already (the state alone), and None for a unit never submitted."""
     read = dict(kind="activity", campaign_id=CAMPAIGN, keys=["dangweihui", "dangke"])
     with any_services.db.write() as session:

@@ -17,7 +17,7 @@ def test_an_answer_turn_alone_takes_three_round_trips(pg_services, trips):
     answer = dispatcher.dispatch(Inbound("app", "wangfang", "6", "k1"))
     assert "已记录：党委会 6 次" in answer[0].text
     # BEGIN, her lock, the claim with the stamp and her state and (read ahead: she was left in table 1) the
-    # submission and the unit's entries; the entry's INSERT; the audit row, her state and the stored answer
+    # unit's entries with its submission (one statement); the entry's INSERT; the audit row, her state and the stored answer
     # (then psycopg's COMMIT, not through the wire)
     assert trips == ["pipeline", "execute", "pipeline"], trips
 
